@@ -186,6 +186,15 @@ def write_forward_golden():
                    "note": "torchvision module names; stem conv 3x3 stride 1 pad 1, no maxpool; eval mode"}, f, indent=1)
 
 
+def write_resnet18_shapes():
+    """Key order and shapes of torchvision's resnet18, for the Java export that PyTorch re-loads."""
+    import torchvision
+    sd = torchvision.models.resnet18(num_classes=10).state_dict()
+    with open(out("resnet18_shapes.json"), "w") as f:
+        json.dump({"keys": list(sd.keys()), "shapes": [list(v.shape) for v in sd.values()],
+                   "dtypes": [str(v.dtype).replace("torch.", "") for v in sd.values()]}, f)
+
+
 # ---------------------------------------------------------------- malicious files
 class Reduce:
     """Pickles as fn(*args); torch.load would call fn when unpickling."""
@@ -218,6 +227,7 @@ if __name__ == "__main__":
     write_dtypes()
     write_official_moco()
     write_forward_golden()
+    write_resnet18_shapes()
     write_malicious()
     total = sum(os.path.getsize(out(n)) for n in os.listdir(OUT))
     print("wrote", len(os.listdir(OUT)), "files,", total, "bytes, into", os.path.normpath(OUT))
