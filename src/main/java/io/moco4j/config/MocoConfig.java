@@ -16,7 +16,7 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
 
     public record Optim(double lr, boolean scaleLr, double momentum, double weightDecay, boolean nesterov,
                         String schedule, List<Integer> milestones, double gamma, boolean perStep,
-                        double warmupEpochs, double minLr) {
+                        int warmupEpochs, double minLr) {
         /** The base lr after optional linear scaling (lr x batch / 256, as in Goyal et al.). */
         public double effectiveLr(int batchSize) {
             return scaleLr ? lr * batchSize / 256.0 : lr;
