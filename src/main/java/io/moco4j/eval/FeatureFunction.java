@@ -1,0 +1,13 @@
+package io.moco4j.eval;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Maps a batch of normalised images (N, 3, H, W) to features (N, D). Implementations run the network
+ * in eval mode (BatchNorm with running statistics) and must not change any of its state; callers wrap
+ * calls in {@link NoGrad}. The result may be attached to the images' manager (the usual DJL rule).
+ */
+@FunctionalInterface
+public interface FeatureFunction {
+    NDArray apply(NDArray images);
+}
