@@ -1,48 +1,45 @@
 package io.moco4j.io;
 
-import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.UUID;
 
-/** Writes a file through a temporary sibling and a rename, so readers never see half a checkpoint. */
-final class AtomicFiles {
-    interface Body {
+/**
+ * Writes a file so that readers only ever see the old or the complete new content: the data goes to a
+ * temporary file in the same folder, is forced to disk, and is then renamed over the target. A crash at
+ * any point leaves the previous file intact (at worst a stray temporary file).
+ */
+public final class AtomicFiles {
+    private AtomicFiles() {}
+
+    @FunctionalInterface
+    public interface Writer {
         void write(OutputStream out) throws IOException;
     }
 
-    private AtomicFiles() {}
-
-    static void write(Path target, Body body) {
+    public static void write(Path target, Writer writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Path tmp = null;
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         try {
-            Files.createDirectories(dir);
-            // Not Files.createTempFile: that would make the final file readable by its owner only.
-            tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
-            try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                body.write(out);
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+                 OutputStream out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(channel), 1 << 20)) {
+                writer.write(out);
+                out.flush();
+                channel.force(true);
             }
             try {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
-        } catch (IOException e) {
-            throw new UserException("cannot write " + target + " (" + e.getMessage() + "); check the directory and free space", e);
         } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // The temporary file is hidden and harmless; the primary error (if any) is already thrown.
-                }
-            }
+            Files.deleteIfExists(tmp);
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.moco4j.io;
 
+import io.moco4j.util.UserException;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -31,7 +33,7 @@ public final class TorchCheckpointWriter {
             storages.add(t);
             return Integer.toString(storages.size() - 1);
         }).dump(markStateDicts(tree));
-        AtomicFiles.write(file, out -> {
+        writeAtomically(file, out -> {
             try (AlignedZipWriter zip = new AlignedZipWriter(out)) {
                 zip.add(ARCHIVE + "/data.pkl", ByteBuffer.wrap(pickle));
                 zip.add(ARCHIVE + "/byteorder", ByteBuffer.wrap("little".getBytes(StandardCharsets.US_ASCII)));
@@ -41,6 +43,15 @@ public final class TorchCheckpointWriter {
                 zip.add(ARCHIVE + "/version", ByteBuffer.wrap("3\n".getBytes(StandardCharsets.US_ASCII)));
             }
         });
+    }
+
+    /** {@link AtomicFiles#write} with I/O failures reported as one-line user errors. */
+    static void writeAtomically(Path file, AtomicFiles.Writer body) {
+        try {
+            AtomicFiles.write(file, body);
+        } catch (IOException e) {
+            throw new UserException("cannot write " + file + " (" + e + "); check the directory and free space", e);
+        }
     }
 
     private static Object markStateDicts(Object o) {

@@ -1,0 +1,42 @@
+package io.moco4j.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.pooling.Pool;
+
+/**
+ * The functional ops of a ResNet (DJL static ops; each result is attached to its input's manager,
+ * never to the manager of the weights).
+ */
+final class Layers {
+    private static final Shape ONE = new Shape(1, 1);
+
+    private Layers() {}
+
+    /** Bias-free 2-D convolution with square stride and padding, as torchvision's conv3x3/conv1x1/stem. */
+    static NDArray conv(NDArray x, NDArray weight, int stride, int padding) {
+        return Conv2d.conv2d(x, weight, null, new Shape(stride, stride), new Shape(padding, padding), ONE, 1)
+                .singletonOrThrow();
+    }
+
+    static NDArray relu(NDArray x) {
+        return Activation.relu(x);
+    }
+
+    /** torchvision's stem pool: MaxPool2d(kernel_size=3, stride=2, padding=1). */
+    static NDArray maxPool3x3s2(NDArray x) {
+        return Pool.maxPool2d(x, new Shape(3, 3), new Shape(2, 2), new Shape(1, 1), false);
+    }
+
+    /** AdaptiveAvgPool2d((1, 1)) followed by flatten(1): (N, C, H, W) to (N, C). */
+    static NDArray globalAvgPool(NDArray x) {
+        return Pool.globalAvgPool2d(x);
+    }
+
+    static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        return Linear.linear(x, weight, bias).singletonOrThrow();
+    }
+}

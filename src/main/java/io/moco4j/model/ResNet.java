@@ -1,0 +1,243 @@
+package io.moco4j.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.moco4j.util.UserException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * torchvision's ResNet-18/34/50 (optionally with the CIFAR stem, a width multiplier and a MoCo head),
+ * written with DJL functional ops over an explicit state map whose keys and order equal torchvision's
+ * {@code state_dict()}.
+ *
+ * <p>All parameters and buffers live in this network's own manager (a child of the manager passed to
+ * {@link #create}); forward results and temporaries are attached to the input's manager, so a per-step
+ * sub-manager frees them. Parameters start without gradients; call
+ * {@link Networks#setRequiresGradient(Network, boolean)} for the encoder that is trained.
+ */
+public final class ResNet implements Network {
+    private final ResNetSpec spec;
+    private final NDManager manager;
+    private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
+    private final LinkedHashMap<String, NDArray> parameters = new LinkedHashMap<>();
+    private final LinkedHashMap<String, NDArray> buffers = new LinkedHashMap<>();
+    private final NDArray stemConv;
+    private final BatchNorm2d stemBn;
+    private final List<ResidualBlock> blocks = new ArrayList<>();
+    private final List<NDArray[]> headLayers = new ArrayList<>();
+    private int bnSplits;
+
+    private ResNet(ResNetSpec spec, NDManager manager, long seed) {
+        this.spec = spec;
+        this.manager = manager;
+        this.bnSplits = spec.bnSplits();
+        for (StateSlot slot : spec.layout()) {
+            NDArray a = StateInitializer.create(slot, manager, seed);
+            a.setName(slot.key());
+            state.put(slot.key(), a);
+            (slot.parameter() ? parameters : buffers).put(slot.key(), a);
+        }
+        stemConv = state.get("conv1.weight");
+        stemBn = BatchNorm2d.of(state, "bn1");
+        int[] counts = spec.blocksPerStage();
+        for (int stage = 0; stage < 4; stage++) {
+            for (int b = 0; b < counts[stage]; b++) {
+                int stride = (b == 0 && stage > 0) ? 2 : 1;
+                blocks.add(new ResidualBlock(state, "layer" + (stage + 1) + "." + b + ".", spec.bottleneck(), stride));
+            }
+        }
+        switch (spec.head().kind()) {
+            case NONE -> { }
+            case LINEAR -> headLayers.add(new NDArray[] {state.get("fc.weight"), state.get("fc.bias")});
+            case MLP -> {
+                headLayers.add(new NDArray[] {state.get("fc.0.weight"), state.get("fc.0.bias")});
+                headLayers.add(new NDArray[] {state.get("fc.2.weight"), state.get("fc.2.bias")});
+            }
+        }
+    }
+
+    /**
+     * Builds a freshly initialised network (torchvision's init, drawn on the host from {@code seed}) in a new
+     * child manager of {@code parent}, on {@code parent}'s device.
+     */
+    public static ResNet create(ResNetSpec spec, NDManager parent, long seed) {
+        NDManager m = parent.newSubManager(parent.getDevice());
+        try {
+            return new ResNet(spec, m, seed);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** Head output (pooled features when the head is NONE), attached to {@code x}'s manager. */
+    @Override
+    public NDArray forward(NDArray x, boolean training) {
+        NDArray h = features(x, training);
+        for (int i = 0; i < headLayers.size(); i++) {
+            NDArray[] wb = headLayers.get(i);
+            NDArray y = Layers.linear(h, wb[0], wb[1]);
+            h.close();
+            if (i < headLayers.size() - 1) {
+                h = Layers.relu(y);
+                y.close();
+            } else {
+                h = y;
+            }
+        }
+        return h;
+    }
+
+    /** Flattened global-average-pooled backbone output (N, featureDim), attached to {@code x}'s manager. */
+    public NDArray features(NDArray x, boolean training) {
+        checkInput(x);
+        int s = bnSplits;
+        NDArray c = spec.cifarStem() ? Layers.conv(x, stemConv, 1, 1) : Layers.conv(x, stemConv, 2, 3);
+        NDArray b = stemBn.forward(c, training, s);
+        c.close();
+        NDArray h = Layers.relu(b);
+        b.close();
+        if (!spec.cifarStem()) {
+            NDArray p = Layers.maxPool3x3s2(h);
+            h.close();
+            h = p;
+        }
+        for (ResidualBlock block : blocks) {
+            NDArray next = block.forward(h, training, s);
+            h.close();
+            h = next;
+        }
+        NDArray pooled = Layers.globalAvgPool(h);
+        h.close();
+        return pooled;
+    }
+
+    private void checkInput(NDArray x) {
+        Shape shape = x.getShape();
+        long inChannels = stemConv.getShape().get(1);
+        if (shape.dimension() != 4 || shape.get(1) != inChannels) {
+            throw new IllegalArgumentException("ResNet expects input (N, " + inChannels + ", H, W), got " + shape);
+        }
+        if (x.getDataType() != DataType.FLOAT32) {
+            throw new IllegalArgumentException("ResNet expects float32 input, got " + x.getDataType());
+        }
+    }
+
+    public int featureDim() {
+        return spec.featureDim();
+    }
+
+    public int outputDim() {
+        return spec.outputDim();
+    }
+
+    public ResNetSpec spec() {
+        return spec.withBnSplits(bnSplits);
+    }
+
+    public int batchNormSplits() {
+        return bnSplits;
+    }
+
+    /** Number of BatchNorm groups used in training forwards from now on (1 = plain BN). */
+    public void setBatchNormSplits(int s) {
+        if (s < 1) {
+            throw new UserException("bn-splits must be >= 1 (1 = plain BatchNorm), got " + s);
+        }
+        bnSplits = s;
+    }
+
+    @Override
+    public LinkedHashMap<String, NDArray> parameters() {
+        return new LinkedHashMap<>(parameters);
+    }
+
+    @Override
+    public LinkedHashMap<String, NDArray> buffers() {
+        return new LinkedHashMap<>(buffers);
+    }
+
+    @Override
+    public LinkedHashMap<String, NDArray> stateDict() {
+        return new LinkedHashMap<>(state);
+    }
+
+    /** Read-only view of the state (no copy of the map); the tensors are the live ones. */
+    Map<String, NDArray> stateView() {
+        return Collections.unmodifiableMap(state);
+    }
+
+    /**
+     * Copies values into this network's tensors (in place; identity, manager and gradient flags are kept).
+     * A shape mismatch is always an error; missing and unexpected keys are errors only with {@code strict}.
+     * Values are converted to each tensor's dtype (e.g. a float {@code num_batches_tracked}).
+     */
+    @Override
+    public void loadStateDict(Map<String, NDArray> source, boolean strict) {
+        if (strict) {
+            List<String> missing = new ArrayList<>();
+            for (String k : state.keySet()) {
+                if (!source.containsKey(k)) {
+                    missing.add(k);
+                }
+            }
+            List<String> unexpected = new ArrayList<>();
+            for (String k : source.keySet()) {
+                if (!state.containsKey(k)) {
+                    unexpected.add(k);
+                }
+            }
+            if (!missing.isEmpty() || !unexpected.isEmpty()) {
+                throw new UserException("state dict does not match ResNet-" + spec.depth() + " with head "
+                        + spec.head().kind() + ": missing " + abbreviate(missing) + ", unexpected "
+                        + abbreviate(unexpected) + "; check depth, head and key prefixes, or load non-strictly");
+            }
+        }
+        for (Map.Entry<String, NDArray> e : source.entrySet()) {
+            NDArray dst = state.get(e.getKey());
+            if (dst != null && !dst.getShape().equals(e.getValue().getShape())) {
+                throw new UserException("state dict tensor " + e.getKey() + " has shape "
+                        + Arrays.toString(e.getValue().getShape().getShape()) + " but the model expects "
+                        + Arrays.toString(dst.getShape().getShape()) + "; check depth, width, stem and head settings");
+            }
+        }
+        try (NoGrad ignored = NoGrad.enter()) {
+            for (Map.Entry<String, NDArray> e : source.entrySet()) {
+                NDArray dst = state.get(e.getKey());
+                if (dst != null) {
+                    Tensors.copyInto(dst, e.getValue());
+                }
+            }
+        }
+    }
+
+    private static String abbreviate(List<String> keys) {
+        if (keys.size() <= 4) {
+            return keys.toString();
+        }
+        return keys.subList(0, 4) + " and " + (keys.size() - 4) + " more";
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    @Override
+    public String toString() {
+        return "ResNet-" + spec.depth() + (spec.cifarStem() ? " (CIFAR stem)" : "") + " width " + spec.widthMultiplier()
+                + " head " + spec.head() + " bnSplits " + bnSplits;
+    }
+}

@@ -1,0 +1,16 @@
+package io.moco4j.train;
+
+import io.moco4j.model.ResNet;
+import java.util.Map;
+
+/** Something measured on the query encoder at the end of some epochs, such as the kNN monitor. */
+public interface EpochEvaluator extends AutoCloseable {
+    /** Whether to run after epoch {@code epoch} (0-based) of {@code epochs}. */
+    boolean due(int epoch, int epochs);
+
+    /** Named values (percent for accuracies) to log, e.g. {@code knn_top1}. */
+    Map<String, Double> evaluate(ResNet encoder, int epoch);
+
+    @Override
+    default void close() {}
+}

@@ -1,0 +1,41 @@
+package io.moco4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/** Appends JSON-lines records to a run's {@code metrics.jsonl}; each line is flushed so a crash loses nothing. */
+public final class MetricsLog implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final BufferedWriter out;
+
+    public MetricsLog(Path file) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    public static ObjectNode record(String type) {
+        return JSON.createObjectNode().put("type", type);
+    }
+
+    public void write(ObjectNode record) {
+        try {
+            out.write(JSON.writeValueAsString(record));
+            out.newLine();
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to the metrics log", e);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        out.close();
+    }
+}

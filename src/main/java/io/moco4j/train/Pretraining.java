@@ -1,0 +1,335 @@
+package io.moco4j.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.moco4j.config.ConfigLoader;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.io.TensorArchive;
+import io.moco4j.data.ViewBatch;
+import io.moco4j.data.ViewLoader;
+import io.moco4j.model.ResNet;
+import io.moco4j.optim.LrSchedule;
+import io.moco4j.optim.Sgd;
+import io.moco4j.optim.SgdConfig;
+import io.moco4j.util.UserException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs MoCo pretraining end to end: data, encoders, queue, optimizer, the step loop, metrics,
+ * checkpoints, resume, Ctrl-C and NaN handling. The numerics live in {@link MomentumContrast}; this
+ * class wires the parts and keeps the run directory consistent.
+ */
+public final class Pretraining {
+    private static final Logger LOG = LoggerFactory.getLogger(Pretraining.class);
+
+    /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
+    private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
+            "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
+            "train.knn_val_subset", "data.strict", "data.path", "data.val");
+
+    /**
+     * @param maxGlobalSteps stop (with a checkpoint, as for Ctrl-C) once this many steps are done; Long.MAX_VALUE for none
+     */
+    public record Request(Path runDir, MocoConfig config, Device device, boolean resume, TrainingData data,
+                          StopSignal stop, PrintStream out, long maxGlobalSteps) {}
+
+    public enum Status { COMPLETED, STOPPED, DIVERGED }
+
+    public record Outcome(Status status, TrainingProgress progress, float lastLoss) {
+        public int exitCode() {
+            return status == Status.DIVERGED ? 1 : 0;
+        }
+    }
+
+    private Pretraining() {}
+
+    /** The stored config with the user's overrides applied, refusing changes that would break continuity. */
+    public static MocoConfig resumedConfig(MocoConfig stored, Map<String, String> overrides) {
+        for (String key : overrides.keySet()) {
+            if (!RESUMABLE_CHANGES.contains(key.replace('-', '_'))) {
+                throw new UserException("--resume continues the run with its saved settings; '" + key
+                        + "' cannot change on resume (allowed: " + String.join(", ", RESUMABLE_CHANGES.stream().sorted().toList()) + ")");
+            }
+        }
+        return ConfigLoader.fromYaml(ConfigLoader.toYaml(stored)).equals(stored) && overrides.isEmpty() ? stored
+                : overlay(stored, overrides);
+    }
+
+    private static MocoConfig overlay(MocoConfig stored, Map<String, String> overrides) {
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile("moco4j-resume", ".yaml");
+            Files.writeString(tmp, ConfigLoader.toYaml(stored));
+            return ConfigLoader.defaults().file(tmp).setAll(overrides).build();
+        } catch (IOException e) {
+            throw new UserException("cannot prepare the resumed configuration: " + e.getMessage());
+        } finally {
+            if (tmp != null) {
+                tmp.toFile().delete();
+            }
+        }
+    }
+
+    public static Outcome run(Request request) throws IOException {
+        MocoConfig cfg = request.config();
+        RunDirectory dir = RunDirectory.of(request.runDir());
+        Checkpoints.Loaded resumeFrom = null;
+        if (request.resume()) {
+            dir.requireResumable();
+            resumeFrom = Checkpoints.load(dir.lastCheckpoint());
+        } else {
+            dir.createNew();
+        }
+        Files.writeString(dir.config(), ConfigLoader.toYaml(cfg));
+
+        TrainingData data = request.data();
+        try (NDManager root = NDManager.newBaseManager(request.device());
+             ViewLoader loader = data.trainLoader(cfg);
+             EpochEvaluator monitor = data.knnMonitor(cfg);
+             MetricsLog metrics = new MetricsLog(dir.metrics());
+             Sgd sgd = new Sgd(new SgdConfig(cfg.optim().momentum(), cfg.optim().weightDecay(), 0, cfg.optim().nesterov()));
+             MomentumContrast moco = resumeFrom == null ? fresh(cfg, root) : restored(cfg, root, resumeFrom, sgd)) {
+            TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
+            if (resumeFrom != null) {
+                request.out().printf(Locale.ROOT, "Resuming %s at epoch %d, step %d.%n", dir.root(), start.epoch() + 1, start.stepInEpoch());
+            } else {
+                request.out().printf(Locale.ROOT, "Training %s on %s (%d images), %d epochs of %d steps, on %s; run directory %s%n",
+                        describe(cfg), data.description(), data.train().size(), cfg.train().epochs(), loader.batchesPerEpoch(),
+                        request.device(), dir.root());
+            }
+            return new Loop(request, cfg, dir, loader, monitor, metrics, sgd, moco).run(start);
+        }
+    }
+
+    private static String describe(MocoConfig cfg) {
+        return String.format(Locale.ROOT, "%s%s x%.2f, %s head, K %d, m %.4g, T %.3g, batch %d",
+                cfg.model().arch(), cfg.model().cifarStem() ? " (CIFAR stem)" : "", cfg.model().width(), cfg.model().head(),
+                cfg.moco().queueSize(), cfg.moco().momentum(), cfg.moco().temperature(), cfg.train().batchSize());
+    }
+
+    private static MomentumContrast fresh(MocoConfig cfg, NDManager root) {
+        long seed = cfg.train().seed();
+        ResNet q = Encoders.create(cfg, root, seed);
+        ResNet k = Encoders.create(cfg, root, seed);
+        KeyQueue queue = KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), seed + 1);
+        return MomentumContrast.initial(q, k, queue, shuffler(cfg), cfg.moco().momentum(), cfg.moco().temperature(),
+                cfg.moco().symmetric());
+    }
+
+    private static MomentumContrast restored(MocoConfig cfg, NDManager root, Checkpoints.Loaded ckpt, Sgd sgd) {
+        ResNet q = Encoders.create(cfg, root, cfg.train().seed());
+        ResNet k = Encoders.create(cfg, root, cfg.train().seed());
+        try (NDManager tmp = root.newSubManager()) {
+            q.loadStateDict(ckpt.tensors(Checkpoints.Q, tmp), true);
+            k.loadStateDict(ckpt.tensors(Checkpoints.K, tmp), true);
+            KeyQueue queue = KeyQueue.restore(root, TensorArchive.toNDArray(ckpt.contents().tensor(Checkpoints.QUEUE), tmp),
+                    ckpt.queuePointer());
+            sgd.loadState(ckpt.tensors(Checkpoints.OPTIMIZER, tmp));
+            sgd.setStepCount(ckpt.optimizerSteps());
+            return new MomentumContrast(q, k, queue, shuffler(cfg), cfg.moco().momentum(), cfg.moco().temperature(),
+                    cfg.moco().symmetric());
+        }
+    }
+
+    private static KeyShuffler shuffler(MocoConfig cfg) {
+        return cfg.moco().shuffleBn() ? new SingleDeviceShuffler(cfg.train().seed()) : KeyShuffler.NONE;
+    }
+
+    /** The step loop and its bookkeeping. */
+    private static final class Loop {
+        private final Request request;
+        private final MocoConfig cfg;
+        private final RunDirectory dir;
+        private final ViewLoader loader;
+        private final EpochEvaluator monitor;
+        private final MetricsLog metrics;
+        private final Sgd sgd;
+        private final MomentumContrast moco;
+        private final LrSchedule schedule;
+        private final int stepsPerEpoch;
+
+        Loop(Request request, MocoConfig cfg, RunDirectory dir, ViewLoader loader, EpochEvaluator monitor,
+             MetricsLog metrics, Sgd sgd, MomentumContrast moco) {
+            this.request = request;
+            this.cfg = cfg;
+            this.dir = dir;
+            this.loader = loader;
+            this.monitor = monitor;
+            this.metrics = metrics;
+            this.sgd = sgd;
+            this.moco = moco;
+            this.schedule = Schedules.from(cfg);
+            this.stepsPerEpoch = loader.batchesPerEpoch();
+        }
+
+        Outcome run(TrainingProgress start) throws IOException {
+            int epochs = cfg.train().epochs();
+            long globalStep = start.globalStep();
+            double elapsed = start.elapsedSeconds();
+            float lastLoss = Float.NaN;
+            try (ProgressReporter progress = new ProgressReporter(ProgressReporter.isTerminal(), request.out(), epochs,
+                    stepsPerEpoch, cfg.train().logEvery())) {
+                for (int epoch = start.epoch(); epoch < epochs; epoch++) {
+                    int first = epoch == start.epoch() ? start.stepInEpoch() : 0;
+                    EpochStats stats = new EpochStats();
+                    long epochStart = System.nanoTime();
+                    progress.startEpoch(epoch, first);
+                    try (NDManager epochManager = moco.manager().newSubManager();
+                         ViewLoader.Epoch batches = loader.epoch(epoch, epochManager)) {
+                        for (int step = 0; batches.hasNext(); step++) {
+                            try (ViewBatch batch = batches.next()) {
+                                if (step < first) {
+                                    continue; // resuming mid-epoch: this batch was trained on before the stop
+                                }
+                                double lr = schedule.lr(epoch, step, stepsPerEpoch);
+                                long t0 = System.nanoTime();
+                                MomentumContrast.StepResult r = trainStep(batch, globalStep, lr);
+                                double seconds = (System.nanoTime() - t0) / 1e9;
+                                elapsed += seconds;
+                                if (!Float.isFinite(r.loss())) {
+                                    return diverged(progress, epoch, step, lr, r.loss(), globalStep);
+                                }
+                                globalStep++;
+                                lastLoss = r.loss();
+                                stats.add(r, lr);
+                                double ips = batch.size() / seconds;
+                                progress.step(epoch, step + 1, r.loss(), r.acc1(), ips, lr);
+                                if ((step + 1) % cfg.train().logEvery() == 0) {
+                                    logStep(epoch, globalStep, r, lr, ips);
+                                }
+                                boolean lastOfEpoch = step + 1 == stepsPerEpoch;
+                                if (!lastOfEpoch && (request.stop().requested() || globalStep >= request.maxGlobalSteps())) {
+                                    TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
+                                    Checkpoints.save(dir.lastCheckpoint(), cfg, moco, sgd, p);
+                                    progress.message(stopMessage(p));
+                                    return new Outcome(Status.STOPPED, p, lastLoss);
+                                }
+                            }
+                        }
+                    }
+                    TrainingProgress p = new TrainingProgress(epoch + 1, 0, globalStep, elapsed);
+                    endEpoch(progress, epoch, stats, (System.nanoTime() - epochStart) / 1e9, p);
+                    if (request.stop().requested() || globalStep >= request.maxGlobalSteps()) {
+                        if (epoch + 1 < epochs) {
+                            progress.message(stopMessage(p));
+                            return new Outcome(Status.STOPPED, p, lastLoss);
+                        }
+                    }
+                }
+                progress.message(String.format(Locale.ROOT, "Done: %d epochs in %.0f s of training. Encoder: %s",
+                        epochs, elapsed, dir.lastCheckpoint()));
+                return new Outcome(Status.COMPLETED, new TrainingProgress(epochs, 0, globalStep, elapsed), lastLoss);
+            }
+        }
+
+        private MomentumContrast.StepResult trainStep(ViewBatch batch, long globalStep, double lr) {
+            try (NDManager step = moco.manager().newSubManager()) {
+                NDArray v1 = batch.view(0);
+                NDArray v2 = batch.view(batch.views().size() > 1 ? 1 : 0);
+                v1.attach(step);
+                v2.attach(step);
+                Sgd.zeroGrad(moco.encoderQ().parameters());
+                MomentumContrast.StepResult r = moco.step(v1, v2, globalStep);
+                if (Float.isFinite(r.loss())) {
+                    sgd.step(moco.encoderQ().parameters(), lr);
+                }
+                return r;
+            }
+        }
+
+        private void endEpoch(ProgressReporter progress, int epoch, EpochStats stats, double seconds, TrainingProgress p)
+                throws IOException {
+            ObjectNode rec = MetricsLog.record("epoch").put("epoch", epoch).put("loss", stats.meanLoss())
+                    .put("acc1", stats.meanAcc1()).put("acc5", stats.meanAcc5()).put("lr", stats.lastLr())
+                    .put("epoch_seconds", seconds).put("elapsed_seconds", p.elapsedSeconds());
+            String knn = "";
+            if (monitor.due(epoch, cfg.train().epochs())) {
+                Map<String, Double> values = monitor.evaluate(moco.encoderQ(), epoch);
+                values.forEach(rec::put);
+                if (values.containsKey("knn_top1")) {
+                    knn = String.format(Locale.ROOT, ", kNN top-1 %.2f%%", values.get("knn_top1"));
+                }
+            }
+            metrics.write(rec);
+            Checkpoints.save(dir.lastCheckpoint(), cfg, moco, sgd, p);
+            int every = cfg.train().checkpointEvery();
+            if (every > 0 && (epoch + 1) % every == 0) {
+                Files.copy(dir.lastCheckpoint(), dir.epochCheckpoint(epoch + 1), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            progress.endEpoch(String.format(Locale.ROOT, "epoch %d/%d: loss %.4f, acc1 %.2f%%, %.0f s, %.1f img/s%s",
+                    epoch + 1, cfg.train().epochs(), stats.meanLoss(), stats.meanAcc1(), seconds,
+                    stats.steps() * (double) cfg.train().batchSize() / seconds, knn));
+        }
+
+        private void logStep(int epoch, long globalStep, MomentumContrast.StepResult r, double lr, double ips) {
+            metrics.write(MetricsLog.record("step").put("epoch", epoch).put("step", globalStep).put("loss", r.loss())
+                    .put("acc1", r.acc1()).put("acc5", r.acc5()).put("lr", lr).put("img_per_s", ips)
+                    .put("time", System.currentTimeMillis() / 1000.0));
+        }
+
+        private Outcome diverged(ProgressReporter progress, int epoch, int step, double lr, float loss, long globalStep) {
+            String msg = String.format(Locale.ROOT, "error: the loss became %s at epoch %d step %d (lr %.4g); training stopped"
+                    + " and %s keeps the last good state. Lower optim.lr or check the data, then start again or resume.",
+                    Float.isNaN(loss) ? "NaN" : "infinite", epoch + 1, step + 1, lr,
+                    Files.exists(dir.lastCheckpoint()) ? dir.lastCheckpoint().toString() : "no checkpoint yet");
+            progress.message(msg);
+            LOG.debug(msg);
+            return new Outcome(Status.DIVERGED, new TrainingProgress(epoch, step, globalStep, 0), loss);
+        }
+
+        private String stopMessage(TrainingProgress p) {
+            return String.format(Locale.ROOT, "Stopped at epoch %d, step %d%s; saved %s. Resume with: ./moco4j pretrain --out %s --resume",
+                    p.epoch() + 1, p.stepInEpoch(), request.stop().requested() ? " (" + request.stop().reason() + ")" : "",
+                    dir.lastCheckpoint(), dir.root());
+        }
+    }
+
+    /** Running means over an epoch. */
+    private static final class EpochStats {
+        private double loss;
+        private double acc1;
+        private double acc5;
+        private double lastLr;
+        private int steps;
+
+        void add(MomentumContrast.StepResult r, double lr) {
+            loss += r.loss();
+            acc1 += r.acc1();
+            acc5 += r.acc5();
+            lastLr = lr;
+            steps++;
+        }
+
+        int steps() {
+            return steps;
+        }
+
+        double meanLoss() {
+            return steps == 0 ? Double.NaN : loss / steps;
+        }
+
+        double meanAcc1() {
+            return steps == 0 ? Double.NaN : acc1 / steps;
+        }
+
+        double meanAcc5() {
+            return steps == 0 ? Double.NaN : acc5 / steps;
+        }
+
+        double lastLr() {
+            return lastLr;
+        }
+    }
+
+}
