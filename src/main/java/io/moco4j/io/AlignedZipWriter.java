@@ -68,6 +68,7 @@ final class AlignedZipWriter implements AutoCloseable {
         }
     }
 
+    /** Writes the central directory and flushes; the underlying stream stays open (its owner closes it). */
     @Override
     public void close() throws IOException {
         long cdStart = position;
@@ -89,7 +90,7 @@ final class AlignedZipWriter implements AutoCloseable {
         end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) entries.size())
                 .putShort((short) entries.size()).putInt((int) cdSize).putInt((int) cdStart).putShort((short) 0);
         write(end.array());
-        out.close();
+        out.flush();
     }
 
     private void write(byte[] b) throws IOException {
