@@ -95,10 +95,19 @@ class MomentumContrastTest {
             try (NDManager step = root.newSubManager()) {
                 NDArray v1 = step.randomNormal(new Shape(8, 3, 32, 32));
                 NDArray v2 = step.randomNormal(new Shape(8, 3, 32, 32));
+                // At step 0 the key encoder equals the query encoder (and stays equal after the momentum
+                // update), so the expected loss can be computed with the query encoder alone: queries from
+                // view 1, keys from view 2 through the step-0 shuffle, negatives from the queue before enqueue.
+                float expected;
+                try (NoGrad ignored = NoGrad.enter()) {
+                    NDArray q = InfoNce.normalize(moco.encoderQ().forward(v1, true));
+                    KeyShuffler.Shuffled s = new SingleDeviceShuffler(7).shuffle(v2, 0);
+                    NDArray k = s.restore(InfoNce.normalize(moco.encoderQ().forward(s.batch(), true)));
+                    expected = InfoNce.loss(q, k, moco.queue().keys().duplicate(), cfg.moco().temperature()).getFloat();
+                }
                 MomentumContrast.StepResult r = moco.step(v1, v2, 0);
-                assertTrue(Float.isFinite(r.loss()) && r.loss() > 0);
-                // With 16 negatives and random encoders the loss is near log(17).
-                assertEquals(Math.log(17), r.loss(), 1.0);
+                assertEquals(expected, r.loss(), 1e-5f);
+                assertTrue(r.acc1() >= 0 && r.acc1() <= r.acc5() && r.acc5() <= 100);
                 NDArray g = moco.encoderQ().parameters().get("conv1.weight").getGradient();
                 assertTrue(g.abs().sum().getFloat() > 0, "query encoder received gradients");
                 assertFalse(moco.encoderK().parameters().get("conv1.weight").hasGradient(), "key encoder has no gradient");
@@ -127,8 +136,7 @@ class MomentumContrastTest {
             MomentumContrast.StepResult r = moco.step(step.randomNormal(new Shape(8, 3, 32, 32)),
                     step.randomNormal(new Shape(8, 3, 32, 32)), 0);
             assertEquals(16, moco.queue().pointer());
-            // The sum of two directions' losses: about twice log(33).
-            assertEquals(2 * Math.log(33), r.loss(), 2.0);
+            assertTrue(Float.isFinite(r.loss()) && r.loss() > 0);
         }
     }
 
