@@ -16,9 +16,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import javax.imageio.ImageIO;
-import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
-import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.stream.ImageInputStream;
 
 /**
@@ -27,8 +25,10 @@ import javax.imageio.stream.ImageInputStream;
  * tag (which torchvision's default loader does not; we do, because phone photos are otherwise sideways).
  *
  * <p>Conversion rules (PIL's): grey is replicated into R, G and B; alpha is dropped, not composited over a
- * background (a transparent pixel keeps its stored colour); palettes are looked up; CMYK becomes
- * {@code R = (255 - C) * (255 - K) / 255} (PIL's naive formula, no ICC profile); 16-bit samples keep their high
+ * background (a transparent pixel keeps its stored colour); palettes are looked up; CMYK/YCCK JPEGs are converted by
+ * TwelveMonkeys, which without an embedded ICC profile uses PIL's formula {@code R = (255 - C) * (255 - K) / 255}
+ * (exact match), and with one converts through that profile (PIL ignores it; colours then differ slightly from
+ * PIL's and are closer to what image viewers show); 16-bit samples keep their high
  * byte, as PIL does for 16-bit RGB PNGs. Deviation: PIL clips 16-bit <em>grey</em> to 0..255 (almost everything
  * turns white); we take the high byte there too, so the picture survives.
  *
@@ -79,12 +79,7 @@ public final class ImageDecoder {
             try {
                 reader.setInput(in, true, true);
                 reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
-                ImageReadParam param = reader.getDefaultReadParam();
-                ImageTypeSpecifier cmyk = rawCmykType(reader);
-                if (cmyk != null) {
-                    param.setDestinationType(cmyk); // keep CMYK samples so we can convert them as PIL does
-                }
-                BufferedImage image = reader.read(0, param);
+                BufferedImage image = reader.read(0);
                 for (String w : warnings) {
                     String lower = w.toLowerCase(Locale.ROOT);
                     // libjpeg only *warns* about a file that ends early and fills the rest with grey; PIL refuses
@@ -98,21 +93,6 @@ public final class ImageDecoder {
                 reader.dispose();
             }
         }
-    }
-
-    /** The CMYK destination type offered by TwelveMonkeys' JPEG reader for CMYK/YCCK files, else null. */
-    private static ImageTypeSpecifier rawCmykType(ImageReader reader) throws IOException {
-        if (!reader.getFormatName().toLowerCase(Locale.ROOT).contains("jp")) {
-            return null;
-        }
-        Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
-        while (types.hasNext()) {
-            ImageTypeSpecifier t = types.next();
-            if (t.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_CMYK) {
-                return t;
-            }
-        }
-        return null;
     }
 
     /** Converts any decoded image to interleaved 8-bit RGB following PIL's {@code convert("RGB")}. */
@@ -171,20 +151,6 @@ public final class ImageDecoder {
                 }
                 return new RgbImage(w, h, out);
             }
-            if (!floating && space == ColorSpace.TYPE_CMYK && raster.getNumBands() >= 4) {
-                int[] px = new int[raster.getNumBands()];
-                for (int y = 0; y < h; y++) {
-                    for (int x = 0; x < w; x++) {
-                        raster.getPixel(x, y, px);
-                        int k = 255 - (px[3] >> shift);
-                        int o = (y * w + x) * 3;
-                        out[o] = (byte) mulDiv255(255 - (px[0] >> shift), k);
-                        out[o + 1] = (byte) mulDiv255(255 - (px[1] >> shift), k);
-                        out[o + 2] = (byte) mulDiv255(255 - (px[2] >> shift), k);
-                    }
-                }
-                return new RgbImage(w, h, out);
-            }
         }
         // Packed RGB (BMP 565/555, TYPE_INT_RGB...) and anything exotic: let Java2D convert to sRGB.
         int[] row = new int[w];
@@ -199,11 +165,5 @@ public final class ImageDecoder {
             }
         }
         return new RgbImage(w, h, out);
-    }
-
-    /** {@code round(a * b / 255)} exactly as PIL computes it for 8-bit values. */
-    static int mulDiv255(int a, int b) {
-        int t = a * b + 128;
-        return ((t >> 8) + t) >> 8;
     }
 }
