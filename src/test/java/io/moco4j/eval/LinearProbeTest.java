@@ -141,6 +141,22 @@ class LinearProbeTest {
     }
 
     @Test
+    void standardTransformsHaveTheRequestedSize() {
+        for (int size : new int[] {32, 64}) {
+            // 32 px evaluation is the CIFAR demo's (inputs already 32 x 32); larger sizes resize + centre crop
+            io.moco4j.data.RgbImage img = size == 32 ? new io.moco4j.data.RgbImage(32, 32, new byte[32 * 32 * 3])
+                    : new io.moco4j.data.RgbImage(40, 30, new byte[40 * 30 * 3]);
+            for (var t : List.of(ProbeTransforms.train(size), ProbeTransforms.eval(size))) {
+                assertEquals(size, t.height());
+                assertEquals(size, t.width());
+                float[] out = new float[3 * size * size];
+                t.apply(img, new java.util.SplittableRandom(1), out, 0);
+                assertTrue(Float.isFinite(out[0]) && out[0] < 0, "black pixels normalise below zero");
+            }
+        }
+    }
+
+    @Test
     void unlabeledDataIsAUserError() {
         ImageDataset unlabeled = ToyData.solid(new int[][] {{1, 2, 3}}, new int[] {0}, List.of());
         try (NDManager m = NDManager.newBaseManager()) {
