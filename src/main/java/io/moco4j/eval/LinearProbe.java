@@ -153,7 +153,6 @@ public final class LinearProbe {
         int[] order = permutation(n, new Random(ImageBatcher.mix(config.seed(), epoch, -1)));
         double lossSum = 0;
         long correct = 0;
-        Map<String, NDArray> params = fc.parameters();
         for (int from = 0; from < n; from += config.batchSize()) {
             int to = Math.min(n, from + config.batchSize());
             try (NDManager step = parent.newSubManager()) {
@@ -174,20 +173,36 @@ public final class LinearProbe {
                 }
                 x.attach(step);
                 NDArray y = step.create(batchLabels);
-                Sgd.zeroGrad(params);
-                float[] logits;
-                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    NDArray z = fc.logits(x);
-                    NDArray loss = crossEntropy(z, y, fc.weight().getShape().get(0));
-                    gc.backward(loss);
-                    lossSum += loss.getFloat() * (to - from);
-                    logits = z.toFloatArray();
-                }
-                sgd.step(params, lr);
+                StepResult r = trainStep(fc, sgd, x, y, lr);
+                lossSum += r.loss() * (to - from);
+                float[] logits = r.logits();
                 correct += countTopK(logits, batchLabels, Math.toIntExact(fc.weight().getShape().get(0)), 1);
             }
         }
         return new double[] {lossSum / n, 100.0 * correct / n};
+    }
+
+    /** Loss of a training step (before the update) and the logits it was computed from, copied to the host. */
+    record StepResult(float loss, float[] logits) {}
+
+    /**
+     * One SGD step of the classifier on features {@code x} (N, D) with int64 labels {@code y}: zero the
+     * gradients, cross-entropy, backward, update. Temporaries attach to {@code x}'s manager.
+     */
+    static StepResult trainStep(LinearClassifier fc, Sgd sgd, NDArray x, NDArray y, double lr) {
+        Map<String, NDArray> params = fc.parameters();
+        Sgd.zeroGrad(params);
+        float loss;
+        float[] logits;
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray z = fc.logits(x);
+            NDArray l = crossEntropy(z, y, fc.weight().getShape().get(0));
+            gc.backward(l);
+            loss = l.getFloat();
+            logits = z.toFloatArray();
+        }
+        sgd.step(params, lr);
+        return new StepResult(loss, logits);
     }
 
     /** Returns {mean loss, top-1 percent, top-5 percent} on the cached validation features. */
