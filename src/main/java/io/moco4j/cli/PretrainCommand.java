@@ -6,6 +6,7 @@ import io.moco4j.train.Checkpoints;
 import io.moco4j.train.Pretraining;
 import io.moco4j.train.RunDirectory;
 import io.moco4j.train.StopSignal;
+import io.moco4j.train.TrainingData;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
 import java.nio.file.Path;
@@ -69,6 +70,8 @@ final class PretrainCommand implements Callable<Integer> {
         if (lr != null) all.put("optim.lr", lr.toString());
         if (seed != null) all.put("train.seed", seed.toString());
         if (workers != null) all.put("train.workers", workers.toString());
+        if (data != null) all.put("data.path", quoted(data.toAbsolutePath().normalize()));
+        if (val != null) all.put("data.val", quoted(val.toAbsolutePath().normalize()));
         if (unlabeled) all.put("data.unlabeled", "true");
         if (strict) all.put("data.strict", "true");
 
@@ -91,8 +94,13 @@ final class PretrainCommand implements Callable<Integer> {
                     : Path.of("runs", presetName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
-                data, val, StopSignal.install(), System.out, Long.MAX_VALUE);
+                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE);
         Pretraining.Outcome outcome = Pretraining.run(request);
         return outcome.exitCode();
+    }
+
+    /** A path as a YAML string scalar, whatever characters it holds. */
+    private static String quoted(Path p) {
+        return "'" + p.toString().replace("'", "''") + "'";
     }
 }

@@ -16,7 +16,7 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
 
     public record Optim(double lr, boolean scaleLr, double momentum, double weightDecay, boolean nesterov,
                         String schedule, List<Integer> milestones, double gamma, boolean perStep,
-                        double warmupEpochs, double minLr) {
+                        int warmupEpochs, double minLr) {
         /** The base lr after optional linear scaling (lr x batch / 256, as in Goyal et al.). */
         public double effectiveLr(int batchSize) {
             return scaleLr ? lr * batchSize / 256.0 : lr;
@@ -27,5 +27,5 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
                         int logEvery, int checkpointEvery, int knnEvery, int knnK, double knnT,
                         int knnTrainSubset, int knnValSubset) {}
 
-    public record Data(int generatedTrain, int generatedVal, boolean unlabeled, boolean strict) {}
+    public record Data(String path, String val, int generatedTrain, int generatedVal, boolean unlabeled, boolean strict) {}
 }

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import io.moco4j.loss.InfoNce;
 import io.moco4j.model.Networks;
+import io.moco4j.model.NoGrad;
 import io.moco4j.model.ResNet;
 
 /**
@@ -62,9 +63,15 @@ public final class MomentumContrast implements AutoCloseable {
      * @param step the global step, which seeds the Shuffle BN permutation (so resumed runs repeat it)
      */
     public StepResult step(NDArray view1, NDArray view2, long step) {
-        Networks.momentumUpdate(encoderK, encoderQ, momentum);
-        NDArray k2 = keys(view2, 2 * step);
-        NDArray k1 = symmetric ? keys(view1, 2 * step + 1) : null;
+        NDArray k1 = null;
+        NDArray k2;
+        try (NoGrad ignored = NoGrad.enter()) {
+            Networks.momentumUpdate(encoderK, encoderQ, momentum);
+            k2 = keys(view2, 2 * step);
+            if (symmetric) {
+                k1 = keys(view1, 2 * step + 1);
+            }
+        }
 
         NDArray logits;
         NDArray loss;

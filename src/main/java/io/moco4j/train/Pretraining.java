@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
-import io.moco4j.data.ImageDataset;
+import io.moco4j.io.TensorArchive;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
 import io.moco4j.model.ResNet;
@@ -36,12 +36,12 @@ public final class Pretraining {
     /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
     private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
             "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
-            "train.knn_val_subset", "data.strict");
+            "train.knn_val_subset", "data.strict", "data.path", "data.val");
 
     /**
      * @param maxGlobalSteps stop (with a checkpoint, as for Ctrl-C) once this many steps are done; Long.MAX_VALUE for none
      */
-    public record Request(Path runDir, MocoConfig config, Device device, boolean resume, Path data, Path val,
+    public record Request(Path runDir, MocoConfig config, Device device, boolean resume, TrainingData data,
                           StopSignal stop, PrintStream out, long maxGlobalSteps) {}
 
     public enum Status { COMPLETED, STOPPED, DIVERGED }
@@ -93,7 +93,7 @@ public final class Pretraining {
         }
         Files.writeString(dir.config(), ConfigLoader.toYaml(cfg));
 
-        TrainingData data = TrainingData.open(request.data(), request.val(), cfg);
+        TrainingData data = request.data();
         try (NDManager root = NDManager.newBaseManager(request.device());
              ViewLoader loader = data.trainLoader(cfg);
              EpochEvaluator monitor = data.knnMonitor(cfg);
@@ -133,7 +133,8 @@ public final class Pretraining {
         try (NDManager tmp = root.newSubManager()) {
             q.loadStateDict(ckpt.tensors(Checkpoints.Q, tmp), true);
             k.loadStateDict(ckpt.tensors(Checkpoints.K, tmp), true);
-            KeyQueue queue = KeyQueue.restore(root, TensorArchiveAccess.single(ckpt, Checkpoints.QUEUE, tmp), ckpt.queuePointer());
+            KeyQueue queue = KeyQueue.restore(root, TensorArchive.toNDArray(ckpt.contents().tensor(Checkpoints.QUEUE), tmp),
+                    ckpt.queuePointer());
             sgd.loadState(ckpt.tensors(Checkpoints.OPTIMIZER, tmp));
             sgd.setStepCount(ckpt.optimizerSteps());
             return new MomentumContrast(q, k, queue, shuffler(cfg), cfg.moco().momentum(), cfg.moco().temperature(),

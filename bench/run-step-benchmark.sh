@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Training-step throughput of MoCo4J vs the official PyTorch MoCo builder, alternated in one run.
+# Usage: bench/run-step-benchmark.sh NOTEBOOK [BATCH ...]
+#   NOTEBOOK: the official demo notebook (facebookresearch/moco, branch colab-notebook,
+#             colab/moco_cifar10_demo.ipynb), which holds the reference builder we time.
+# Needs Debian's python3-torch (1.13) and python3-torchvision, and libopenblas0-pthread.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+notebook="$1"; shift
+batches=("${@:-64}")
+[ ${#batches[@]} -gt 0 ] || batches=(64 256)
+./mvnw -q -B -o test-compile dependency:copy-dependencies -DincludeScope=test -DoutputDirectory=target/bench-lib >/dev/null
+cp="target/classes:target/test-classes:target/bench-lib/*"
+rounds=${ROUNDS:-2}
+steps=${STEPS:-5}
+for b in "${batches[@]}"; do
+  for r in $(seq "$rounds"); do
+    java -Dai.djl.offline=true -cp "$cp" io.moco4j.bench.MocoStepBenchmark "$b" "$steps" 2 profile
+    /usr/bin/python3 bench/reference_moco_step.py --notebook "$notebook" --batch "$b" --steps "$steps" --warmup 2 --threads 2
+  done
+done
