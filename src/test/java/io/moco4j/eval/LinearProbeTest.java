@@ -53,6 +53,9 @@ class LinearProbeTest {
             assertTrue(best.metaJson().contains("\"layer\":\"backbone\""), best.metaJson());
             TensorArchive.Contents lastCkpt = TensorArchive.read(run.resolve("classifier_last.npz"));
             assertEquals(29, new ObjectMapper().readTree(lastCkpt.metaJson()).get("epoch").asInt());
+            TrainingReport.Report report = TrainingReport.write(run);
+            assertEquals(2, report.charts().size());
+            assertTrue(report.summary().contains("val top-1: best 100.00%"), report.summary());
             JsonNode result = new ObjectMapper().readTree(run.resolve("result.json").toFile());
             assertEquals("cached-features", result.get("mode").asText());
             assertTrue(result.get("backbone_unchanged").asBoolean());
