@@ -15,6 +15,7 @@ import java.awt.geom.Rectangle2D;
 import java.awt.image.BufferedImage;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The built-in image set: small rendered scenes of ten object categories, generated in memory and fully determined
@@ -43,7 +44,7 @@ public final class GeneratedScenes implements ImageDataset {
     private final int size;
     private final long seed;
     private final long stream;
-    private final byte[][] cache;
+    private final AtomicReferenceArray<byte[]> cache; // safe publication of images rendered by other threads
 
     private GeneratedScenes(int count, int size, long seed, long stream) {
         if (count < 1) {
@@ -56,7 +57,7 @@ public final class GeneratedScenes implements ImageDataset {
         this.size = size;
         this.seed = seed;
         this.stream = stream;
-        this.cache = (long) count * size * size * 3 <= CACHE_LIMIT_BYTES ? new byte[count][] : null;
+        this.cache = (long) count * size * size * 3 <= CACHE_LIMIT_BYTES ? new AtomicReferenceArray<>(count) : null;
     }
 
     /** Training split of {@code count} images of {@value #DEFAULT_SIZE}x{@value #DEFAULT_SIZE}. */
@@ -91,11 +92,11 @@ public final class GeneratedScenes implements ImageDataset {
         if (cache == null) {
             return new RgbImage(size, size, render(index));
         }
-        byte[] pixels = cache[index];
+        byte[] pixels = cache.get(index);
         if (pixels == null) {
             // Two threads may render the same image at once; both results are identical, so the race is harmless.
             pixels = render(index);
-            cache[index] = pixels;
+            cache.set(index, pixels);
         }
         return new RgbImage(size, size, pixels.clone());
     }

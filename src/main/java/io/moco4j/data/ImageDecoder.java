@@ -12,14 +12,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import javax.imageio.ImageIO;
-import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
-import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.event.IIOReadWarningListener;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 
 /**
  * Decodes an image file into 8-bit RGB the way PIL's {@code Image.open(f).convert("RGB")} does, with ImageIO and
@@ -27,8 +29,10 @@ import javax.imageio.stream.ImageInputStream;
  * tag (which torchvision's default loader does not; we do, because phone photos are otherwise sideways).
  *
  * <p>Conversion rules (PIL's): grey is replicated into R, G and B; alpha is dropped, not composited over a
- * background (a transparent pixel keeps its stored colour); palettes are looked up; CMYK becomes
- * {@code R = (255 - C) * (255 - K) / 255} (PIL's naive formula, no ICC profile); 16-bit samples keep their high
+ * background (a transparent pixel keeps its stored colour); palettes are looked up; CMYK/YCCK JPEGs are converted by
+ * TwelveMonkeys, which without an embedded ICC profile uses PIL's formula {@code R = (255 - C) * (255 - K) / 255}
+ * (exact match), and with one converts through that profile (PIL ignores it; colours then differ slightly from
+ * PIL's and are closer to what image viewers show); 16-bit samples keep their high
  * byte, as PIL does for 16-bit RGB PNGs. Deviation: PIL clips 16-bit <em>grey</em> to 0..255 (almost everything
  * turns white); we take the high byte there too, so the picture survives.
  *
@@ -68,51 +72,124 @@ public final class ImageDecoder {
         return upright;
     }
 
+    /**
+     * Readers cached per thread: looking a reader up through the ImageIO registry and creating it costs more than
+     * decoding a small JPEG. Keyed by format; a thread's readers die with the (daemon) loader thread.
+     */
+    private static final ThreadLocal<Map<String, List<ImageReader>>> READERS = ThreadLocal.withInitial(HashMap::new);
+
     private static BufferedImage read(byte[] bytes, String name) throws IOException {
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-            if (!readers.hasNext()) {
-                throw new UnreadableImageException(name, "not a supported image format (jpg/png/bmp/gif)");
-            }
-            ImageReader reader = readers.next();
-            List<String> warnings = new ArrayList<>();
+        List<ImageReader> candidates = readersFor(bytes);
+        if (candidates.isEmpty()) {
+            throw new UnreadableImageException(name, "not a supported image format (jpg/png/bmp/gif)");
+        }
+        IOException firstFailure = null;
+        RuntimeException firstBug = null;
+        for (ImageReader reader : candidates) {
             try {
-                reader.setInput(in, true, true);
-                reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
-                ImageReadParam param = reader.getDefaultReadParam();
-                ImageTypeSpecifier cmyk = rawCmykType(reader);
-                if (cmyk != null) {
-                    param.setDestinationType(cmyk); // keep CMYK samples so we can convert them as PIL does
-                }
-                BufferedImage image = reader.read(0, param);
-                for (String w : warnings) {
-                    String lower = w.toLowerCase(Locale.ROOT);
-                    // libjpeg only *warns* about a file that ends early and fills the rest with grey; PIL refuses
-                    // such files ("image file is truncated"), and so do we.
-                    if (lower.contains("premature end") || lower.contains("truncat")) {
-                        throw new UnreadableImageException(name, "truncated image (" + w + ")");
-                    }
-                }
-                return image;
-            } finally {
-                reader.dispose();
+                return readWith(reader, bytes, name);
+            } catch (UnreadableImageException e) {
+                throw e; // a truncated file stays truncated whatever the reader
+            } catch (IOException e) {
+                firstFailure = firstFailure == null ? e : firstFailure;
+            } catch (RuntimeException e) {
+                firstBug = firstBug == null ? e : firstBug;
             }
         }
+        if (firstFailure != null) {
+            throw firstFailure;
+        }
+        throw firstBug;
     }
 
-    /** The CMYK destination type offered by TwelveMonkeys' JPEG reader for CMYK/YCCK files, else null. */
-    private static ImageTypeSpecifier rawCmykType(ImageReader reader) throws IOException {
-        if (!reader.getFormatName().toLowerCase(Locale.ROOT).contains("jp")) {
-            return null;
-        }
-        Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
-        while (types.hasNext()) {
-            ImageTypeSpecifier t = types.next();
-            if (t.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_CMYK) {
-                return t;
+    /**
+     * JPEG: the JDK's own reader first (several times faster on small files), then TwelveMonkeys', which also
+     * handles what the JDK rejects (CMYK/YCCK, broken ICC profiles or metadata). Other formats: by file signature.
+     */
+    private static List<ImageReader> readersFor(byte[] b) throws IOException {
+        String format;
+        if (ExifOrientation.isJpeg(b)) {
+            int components = jpegComponents(b);
+            // The JDK reader silently mis-decodes 4-component (CMYK/YCCK) JPEGs: leave those to TwelveMonkeys.
+            format = components == 1 || components == 3 ? "jpeg" : "jpeg-cmyk";
+        } else if (ExifOrientation.isPng(b)) {
+            format = "png";
+        } else if (b.length > 6 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') {
+            format = "gif";
+        } else if (b.length > 2 && b[0] == 'B' && b[1] == 'M') {
+            format = "bmp";
+        } else {
+            // Unknown signature: ask the registry (it may know more formats); not cached, this is the rare path.
+            try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(b))) {
+                Iterator<ImageReader> it = ImageIO.getImageReaders(in);
+                return it.hasNext() ? List.of(it.next()) : List.of();
             }
         }
-        return null;
+        return READERS.get().computeIfAbsent(format, ImageDecoder::createReaders);
+    }
+
+    /**
+     * All registered readers of {@code format}, the preferred first: the JDK's for 1- and 3-component JPEGs,
+     * TwelveMonkeys' for everything else ("jpeg-cmyk" stands for 4-component JPEGs).
+     */
+    private static List<ImageReader> createReaders(String format) {
+        boolean jdkFirst = format.equals("jpeg");
+        String registryName = format.startsWith("jpeg") ? "jpeg" : format;
+        List<ImageReader> preferred = new ArrayList<>(2);
+        List<ImageReader> others = new ArrayList<>(2);
+        for (Iterator<ImageReader> it = ImageIO.getImageReadersByFormatName(registryName); it.hasNext(); ) {
+            ImageReader reader = it.next();
+            boolean jdk = reader.getClass().getName().startsWith("com.sun.");
+            (jdk == jdkFirst ? preferred : others).add(reader);
+        }
+        preferred.addAll(others);
+        return List.copyOf(preferred);
+    }
+
+    /** Number of colour components in the first start-of-frame segment of a JPEG, or -1 if none is found. */
+    static int jpegComponents(byte[] b) {
+        int pos = 2;
+        while (pos + 9 < b.length) {
+            if ((b[pos] & 0xff) != 0xFF) {
+                return -1;
+            }
+            int marker = b[pos + 1] & 0xff;
+            if (marker == 0xFF) {
+                pos++;
+                continue;
+            }
+            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+            if (sof) {
+                return b[pos + 9] & 0xff;
+            }
+            if (marker == 0xDA || marker == 0xD9) {
+                return -1;
+            }
+            pos += 2 + (((b[pos + 2] & 0xff) << 8) | (b[pos + 3] & 0xff));
+        }
+        return -1;
+    }
+
+    private static BufferedImage readWith(ImageReader reader, byte[] bytes, String name) throws IOException {
+        List<String> warnings = new ArrayList<>();
+        IIOReadWarningListener listener = (source, warning) -> warnings.add(warning);
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
+            reader.setInput(in, true, true);
+            reader.addIIOReadWarningListener(listener);
+            BufferedImage image = reader.read(0);
+            for (String w : warnings) {
+                String lower = w.toLowerCase(Locale.ROOT);
+                // libjpeg only *warns* about a file that ends early and fills the rest with grey; PIL refuses
+                // such files ("image file is truncated"), and so do we.
+                if (lower.contains("premature end") || lower.contains("truncat")) {
+                    throw new UnreadableImageException(name, "truncated image (" + w + ")");
+                }
+            }
+            return image;
+        } finally {
+            reader.removeIIOReadWarningListener(listener);
+            reader.setInput(null);
+        }
     }
 
     /** Converts any decoded image to interleaved 8-bit RGB following PIL's {@code convert("RGB")}. */
@@ -171,20 +248,6 @@ public final class ImageDecoder {
                 }
                 return new RgbImage(w, h, out);
             }
-            if (!floating && space == ColorSpace.TYPE_CMYK && raster.getNumBands() >= 4) {
-                int[] px = new int[raster.getNumBands()];
-                for (int y = 0; y < h; y++) {
-                    for (int x = 0; x < w; x++) {
-                        raster.getPixel(x, y, px);
-                        int k = 255 - (px[3] >> shift);
-                        int o = (y * w + x) * 3;
-                        out[o] = (byte) mulDiv255(255 - (px[0] >> shift), k);
-                        out[o + 1] = (byte) mulDiv255(255 - (px[1] >> shift), k);
-                        out[o + 2] = (byte) mulDiv255(255 - (px[2] >> shift), k);
-                    }
-                }
-                return new RgbImage(w, h, out);
-            }
         }
         // Packed RGB (BMP 565/555, TYPE_INT_RGB...) and anything exotic: let Java2D convert to sRGB.
         int[] row = new int[w];
@@ -199,11 +262,5 @@ public final class ImageDecoder {
             }
         }
         return new RgbImage(w, h, out);
-    }
-
-    /** {@code round(a * b / 255)} exactly as PIL computes it for 8-bit values. */
-    static int mulDiv255(int a, int b) {
-        int t = a * b + 128;
-        return ((t >> 8) + t) >> 8;
     }
 }

@@ -14,7 +14,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -250,7 +252,7 @@ public final class ViewLoader implements AutoCloseable {
             InFlight head = inFlight.poll();
             long t0 = System.nanoTime();
             try {
-                head.done().get();
+                awaitBatch(head.done());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 close();
@@ -260,7 +262,12 @@ public final class ViewLoader implements AutoCloseable {
                 throw rethrow(e.getCause());
             }
             waitNanos += System.nanoTime() - t0;
-            fill(); // keep the workers busy while the consumer materialises and trains
+            try {
+                fill(); // keep the workers busy while the consumer materialises and trains
+            } catch (RejectedExecutionException e) {
+                close();
+                throw new IllegalStateException("the data loader was closed while an epoch was running", e);
+            }
             ViewBatch batch;
             try {
                 batch = head.batch().materialize(manager);
@@ -275,6 +282,21 @@ public final class ViewLoader implements AutoCloseable {
                 reportUnreadable();
             }
             return batch;
+        }
+
+        /** Waits for a batch; fails instead of hanging when the loader was closed under a running epoch. */
+        private void awaitBatch(CompletableFuture<Void> done) throws InterruptedException, ExecutionException {
+            while (true) {
+                try {
+                    done.get(1, TimeUnit.SECONDS);
+                    return;
+                } catch (TimeoutException e) {
+                    if (pool.isShutdown()) {
+                        close();
+                        throw new IllegalStateException("the data loader was closed while an epoch was running");
+                    }
+                }
+            }
         }
 
         private void publishStats() {

@@ -198,4 +198,22 @@ class ViewLoaderTest {
             assertTrue(l.imagesPerSecond() > 0);
         }
     }
+
+    @Test
+    void closingTheLoaderUnderARunningEpochFailsInsteadOfHanging() {
+        SolidDataset ds = new SolidDataset(4000, 2);
+        ViewLoader l = ViewLoader.builder(ds, List.of(TestTransforms.toTensor(2))).batchSize(100).workers(1).prefetch(3).build();
+        try (NDManager m = NDManager.newBaseManager()) {
+            ViewLoader.Epoch it = l.epoch(0, m);
+            it.next().close();
+            l.close();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> {
+                while (it.hasNext()) {
+                    it.next().close();
+                }
+            });
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            assertFalse(it.hasNext());
+        }
+    }
 }
