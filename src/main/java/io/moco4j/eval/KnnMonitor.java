@@ -3,7 +3,9 @@ package io.moco4j.eval;
 import ai.djl.ndarray.NDManager;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewTransform;
+import io.moco4j.config.MocoConfig;
 import io.moco4j.model.ResNet;
+import io.moco4j.train.EpochEvaluator;
 import io.moco4j.util.UserException;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -18,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * CIFAR-10 demo uses the whole train set as bank, the whole test set as queries, k 200, t 0.1 and the
  * head output; our default is the pooled backbone (see {@link FeatureLayer}).
  */
-public final class KnnMonitor implements AutoCloseable {
+public final class KnnMonitor implements EpochEvaluator {
     private static final Logger LOG = LoggerFactory.getLogger(KnnMonitor.class);
 
     /**
@@ -30,6 +32,12 @@ public final class KnnMonitor implements AutoCloseable {
                          FeatureLayer layer, long seed) {
         public static Config of(int every, int k, double t, int trainSubset, int valSubset) {
             return new Config(every, k, t, trainSubset, valSubset, 256, 256, FeatureLayer.BACKBONE, 0);
+        }
+
+        /** From the {@code train.knn_*} settings; feature batches use the training batch size. */
+        public static Config from(MocoConfig.Train train) {
+            return new Config(train.knnEvery(), train.knnK(), train.knnT(), train.knnTrainSubset(), train.knnValSubset(),
+                    train.batchSize(), 256, FeatureLayer.BACKBONE, train.seed());
         }
     }
 
@@ -63,11 +71,13 @@ public final class KnnMonitor implements AutoCloseable {
     }
 
     /** Whether to run after 0-based {@code epoch} of {@code epochs}. */
+    @Override
     public boolean due(int epoch, int epochs) {
         return config.every() > 0 && ((epoch + 1) % config.every() == 0 || epoch + 1 == epochs);
     }
 
     /** Scores the encoder; the result map has {@code knn_top1} and {@code knn_top5} in percent, as logged. */
+    @Override
     public Map<String, Double> evaluate(ResNet encoder, int epoch) {
         try (NDManager m = encoder.manager().newSubManager()) {
             KnnResult r = run(FeatureFunction.of(encoder, config.layer()), m);

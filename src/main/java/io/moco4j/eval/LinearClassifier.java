@@ -43,6 +43,20 @@ public final class LinearClassifier implements AutoCloseable {
         return new LinearClassifier(m, weight, bias);
     }
 
+    /** A classifier with the given weight (C, D) row-major and bias (C), e.g. restored or from a reference. */
+    public static LinearClassifier of(float[] weight, float[] bias, NDManager parent) {
+        int classes = bias.length;
+        if (classes == 0 || weight.length % classes != 0) {
+            throw new IllegalArgumentException(weight.length + " weights do not fit " + classes + " classes");
+        }
+        NDManager m = parent.newSubManager();
+        NDArray w = m.create(weight, new Shape(classes, weight.length / classes));
+        NDArray b = m.create(bias, new Shape(classes));
+        w.setRequiresGradient(true);
+        b.setRequiresGradient(true);
+        return new LinearClassifier(m, w, b);
+    }
+
     /** Logits (N, C) for features (N, D); attached to {@code x}'s manager. */
     public NDArray logits(NDArray x) {
         NDArray xw = x.matMul(weight.transpose());

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * records, in file order. Numbers a record lacks are NaN. A damaged last line (a run killed while
  * writing) is skipped with a warning; a damaged line elsewhere is an error.
  */
-public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs) {
+public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs, List<ProbeEpoch> probeEpochs) {
     private static final Logger LOG = LoggerFactory.getLogger(RunMetrics.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -32,6 +32,10 @@ public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs) {
             return !Double.isNaN(knnTop1);
         }
     }
+
+    /** One {@code "type":"lincls_epoch"} record of a linear probe run ({@link LinearProbe}). */
+    public record ProbeEpoch(int epoch, double lr, double trainLoss, double trainTop1, double valLoss, double valTop1,
+                             double valTop5, double epochSeconds) {}
 
     /** Reads {@code runDir/metrics.jsonl}, or the file itself if a file is given. */
     public static RunMetrics read(Path runDirOrFile) {
@@ -51,6 +55,7 @@ public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs) {
         }
         List<Step> steps = new ArrayList<>();
         List<Epoch> epochs = new ArrayList<>();
+        List<ProbeEpoch> probe = new ArrayList<>();
         for (int i = 0; i <= last; i++) {
             String line = lines.get(i);
             if (line.isBlank()) {
@@ -76,13 +81,16 @@ public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs) {
                 case "epoch" -> epochs.add(new Epoch(node.path("epoch").asInt(epochs.size()), num(node, "loss"), num(node, "acc1"),
                         num(node, "acc5"), num(node, "lr"), num(node, "epoch_seconds"), num(node, "elapsed_seconds"),
                         num(node, "knn_top1"), num(node, "knn_top5")));
+                case "lincls_epoch" -> probe.add(new ProbeEpoch(node.path("epoch").asInt(probe.size()), num(node, "lr"),
+                        num(node, "train_loss"), num(node, "train_top1"), num(node, "val_loss"), num(node, "val_top1"),
+                        num(node, "val_top5"), num(node, "epoch_seconds")));
                 default -> { } // other record types (e.g. notes, resume markers) are not charted
             }
         }
-        if (steps.isEmpty() && epochs.isEmpty()) {
+        if (steps.isEmpty() && epochs.isEmpty() && probe.isEmpty()) {
             throw new UserException(file + " has no step or epoch records; it is not a MoCo4J metrics log or the run logged nothing yet");
         }
-        return new RunMetrics(file, List.copyOf(steps), List.copyOf(epochs));
+        return new RunMetrics(file, List.copyOf(steps), List.copyOf(epochs), List.copyOf(probe));
     }
 
     private static double num(JsonNode node, String key) {

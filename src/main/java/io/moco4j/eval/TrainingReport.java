@@ -18,6 +18,7 @@ import java.util.function.ToDoubleFunction;
  * accuracy, learning rate, and kNN accuracy when the monitor ran) and a short text summary written to
  * {@code report.txt} and returned. Step-level series are plotted against the global step with the
  * per-epoch means at the last step of each epoch; a log without step records is plotted per epoch.
+ * A linear probe's run directory ({@code lincls_epoch} records) gets accuracy and loss charts per epoch.
  */
 public final class TrainingReport {
     /** The summary text and the charts written. */
@@ -35,6 +36,9 @@ public final class TrainingReport {
         List<Path> charts = new ArrayList<>();
         try {
             Files.createDirectories(chartDir);
+            if (m.steps().isEmpty() && m.epochs().isEmpty()) {
+                return probeReport(runDir, m, chartDir);
+            }
             chart(m, chartDir.resolve("loss.png"), "InfoNCE loss", "loss", List.of(
                     series("loss", RunMetrics.Step::loss, RunMetrics.Epoch::loss)), charts);
             chart(m, chartDir.resolve("accuracy.png"), "Contrastive accuracy (positive key among queue)", "accuracy (%)", List.of(
@@ -58,6 +62,36 @@ public final class TrainingReport {
         } catch (IOException e) {
             throw new UserException("cannot write the report into " + runDir + " (" + e.getMessage() + "); check free space and permissions", e);
         }
+    }
+
+    /** A linear probe run directory: accuracy and loss per epoch. */
+    private static Report probeReport(Path runDir, RunMetrics m, Path chartDir) throws IOException {
+        List<RunMetrics.ProbeEpoch> p = m.probeEpochs();
+        double[] x = p.stream().mapToDouble(e -> e.epoch() + 1).toArray();
+        Path acc = chartDir.resolve("lincls_accuracy.png");
+        Charts.write(acc, "Linear probe accuracy", "epoch", "accuracy (%)", List.of(
+                new Curve("val top-1", x, p.stream().mapToDouble(RunMetrics.ProbeEpoch::valTop1).toArray()),
+                new Curve("val top-5", x, p.stream().mapToDouble(RunMetrics.ProbeEpoch::valTop5).toArray()),
+                new Curve("train top-1", x, p.stream().mapToDouble(RunMetrics.ProbeEpoch::trainTop1).toArray())));
+        Path loss = chartDir.resolve("lincls_loss.png");
+        Charts.write(loss, "Linear probe cross-entropy", "epoch", "loss", List.of(
+                new Curve("train", x, p.stream().mapToDouble(RunMetrics.ProbeEpoch::trainLoss).toArray()),
+                new Curve("val", x, p.stream().mapToDouble(RunMetrics.ProbeEpoch::valLoss).toArray())));
+        RunMetrics.ProbeEpoch best = p.get(0);
+        for (RunMetrics.ProbeEpoch e : p) {
+            if (e.valTop1() > best.valTop1()) {
+                best = e;
+            }
+        }
+        RunMetrics.ProbeEpoch last = p.get(p.size() - 1);
+        String summary = String.format(Locale.ROOT, "run: %s%nlinear probe epochs: %d%nval top-1: best %.2f%% (epoch %d), last %.2f%% (top-5 %.2f%%)%n"
+                        + "final train loss %.4f, %.1f s per epoch (mean)%ncharts: %s %s%n",
+                runDir.toAbsolutePath().normalize(), p.size(), best.valTop1(), best.epoch() + 1, last.valTop1(), last.valTop5(),
+                last.trainLoss(), p.stream().mapToDouble(RunMetrics.ProbeEpoch::epochSeconds).filter(Double::isFinite).average().orElse(Double.NaN),
+                runDir.relativize(acc), runDir.relativize(loss));
+        Path summaryFile = runDir.resolve("report.txt");
+        Files.writeString(summaryFile, summary, StandardCharsets.UTF_8);
+        return new Report(summary, List.of(acc, loss), summaryFile);
     }
 
     /** {@link #write} and print the summary to stdout: the entry point of {@code moco4j report}. */

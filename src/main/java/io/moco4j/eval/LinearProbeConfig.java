@@ -1,0 +1,69 @@
+package io.moco4j.eval;
+
+import io.moco4j.util.UserException;
+import java.util.List;
+
+/**
+ * Settings of the linear probe; {@link #defaults()} is the official main_lincls.py recipe: 100 epochs,
+ * batch 256, SGD lr 30, momentum 0.9, weight decay 0, lr x0.1 at epochs 60 and 80, fc weight N(0, 0.01),
+ * zero bias, training views with RandomResizedCrop + flip (the caller's training transform).
+ *
+ * @param augment true: every epoch runs the frozen backbone on freshly augmented training views (the
+ *     official protocol); false: training features are extracted once with the evaluation transform and the
+ *     classifier is trained on the cached features (fast mode, much cheaper, usually slightly lower accuracy)
+ * @param evalBatchSize batch size for feature extraction (no gradients, so it may be larger)
+ */
+public record LinearProbeConfig(int epochs, int batchSize, double lr, double momentum, double weightDecay,
+                                List<Integer> milestones, double gamma, double initStd, boolean augment,
+                                FeatureLayer layer, int evalBatchSize, long seed) {
+    public LinearProbeConfig {
+        milestones = List.copyOf(milestones);
+        if (epochs < 1) {
+            throw new UserException("linear probe epochs must be at least 1 (got " + epochs + ")");
+        }
+        if (batchSize < 1 || evalBatchSize < 1) {
+            throw new UserException("linear probe batch sizes must be at least 1 (got " + batchSize + ", " + evalBatchSize + ")");
+        }
+        if (!(lr > 0) || Double.isInfinite(lr)) {
+            throw new UserException("linear probe lr must be a positive number (got " + lr + "); the official value is 30");
+        }
+        if (momentum < 0 || weightDecay < 0 || !(gamma > 0) || !(initStd >= 0)) {
+            throw new UserException("linear probe momentum, weight decay and init std must be >= 0 and gamma > 0");
+        }
+    }
+
+    public static LinearProbeConfig defaults() {
+        return new LinearProbeConfig(100, 256, 30.0, 0.9, 0.0, List.of(60, 80), 0.1, 0.01, true, FeatureLayer.BACKBONE, 256, 0);
+    }
+
+    public LinearProbeConfig withEpochs(int e, List<Integer> newMilestones) {
+        return new LinearProbeConfig(e, batchSize, lr, momentum, weightDecay, newMilestones, gamma, initStd, augment, layer, evalBatchSize, seed);
+    }
+
+    public LinearProbeConfig withAugment(boolean a) {
+        return new LinearProbeConfig(epochs, batchSize, lr, momentum, weightDecay, milestones, gamma, initStd, a, layer, evalBatchSize, seed);
+    }
+
+    public LinearProbeConfig withBatchSize(int b) {
+        return new LinearProbeConfig(epochs, b, lr, momentum, weightDecay, milestones, gamma, initStd, augment, layer, evalBatchSize, seed);
+    }
+
+    public LinearProbeConfig withLr(double newLr) {
+        return new LinearProbeConfig(epochs, batchSize, newLr, momentum, weightDecay, milestones, gamma, initStd, augment, layer, evalBatchSize, seed);
+    }
+
+    public LinearProbeConfig withSeed(long s) {
+        return new LinearProbeConfig(epochs, batchSize, lr, momentum, weightDecay, milestones, gamma, initStd, augment, layer, evalBatchSize, s);
+    }
+
+    /** main_lincls.py's {@code adjust_learning_rate}: lr times gamma for every milestone already reached. */
+    public double lrAt(int epoch) {
+        double v = lr;
+        for (int m : milestones) {
+            if (epoch >= m) {
+                v *= gamma;
+            }
+        }
+        return v;
+    }
+}
