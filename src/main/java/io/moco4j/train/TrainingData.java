@@ -3,7 +3,8 @@ package io.moco4j.train;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.data.GeneratedScenes;
 import io.moco4j.data.ImageDataset;
-import io.moco4j.data.ImageFolderDataset;
+import io.moco4j.data.DataSources;
+import io.moco4j.data.DataSplit;
 import io.moco4j.data.ViewLoader;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.data.augment.Recipe;
@@ -42,8 +43,8 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
             ImageDataset test = GeneratedScenes.test(cfg.data().generatedVal(), GENERATED_SEED, side);
             return new TrainingData(train, test, views, eval, "the built-in generated scenes (" + side + " px)");
         }
-        ImageDataset train = ImageFolderDataset.open(data, cfg.data().unlabeled(), cfg.data().strict());
-        ImageDataset valSet = val == null ? null : ImageFolderDataset.open(val, false, cfg.data().strict());
+        ImageDataset train = DataSources.open(data.toString(), DataSplit.TRAIN, cfg.data().unlabeled(), cfg.data().strict());
+        ImageDataset valSet = val == null ? null : DataSources.open(val.toString(), DataSplit.TEST, false, cfg.data().strict());
         return new TrainingData(train, valSet, views, eval, data.toString());
     }
 
@@ -54,7 +55,7 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
     }
 
     /** Resize + centre crop for large images; plain normalisation at CIFAR-like sizes. */
-    static ViewTransform evalTransform(int size) {
+    public static ViewTransform evalTransform(int size) {
         Recipe recipe = Recipes.load(size <= 64 ? "eval32" : "eval", size);
         return recipe.cpuTransforms().get(0);
     }
