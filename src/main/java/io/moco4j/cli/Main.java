@@ -18,7 +18,13 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns the exit code (0 ok, 1 failed run, 2 bad input). */
     public static int run(String... args) {
+        return run(new PrintWriter(System.err, true), args);
+    }
+
+    /** As {@link #run(String...)}, with error lines going to {@code err} (tests read them). */
+    public static int run(PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new Main());
+        cli.setErr(err);
         cli.setExecutionExceptionHandler(Main::handle);
         return cli.execute(args);
     }

@@ -82,6 +82,7 @@ final class PretrainCommand implements Callable<Integer> {
                 throw new UserException("--resume needs --out pointing at the run directory to continue");
             }
             runDir = out;
+            RunDirectory.of(runDir).requireResumable();
             Checkpoints.Loaded last = Checkpoints.load(RunDirectory.of(runDir).lastCheckpoint());
             cfg = Pretraining.resumedConfig(last.config(), all);
         } else {
