@@ -72,11 +72,14 @@ public final class BatchNorm2d {
             throw new IllegalArgumentException("splits must be >= 1, got " + splits);
         }
         NDArray out = splits == 1 ? batchNorm(x, runningMean, runningVar, weight, bias, true) : splitForward(x, splits);
-        numBatchesTracked.addi(1);
+        try (NDArray one = x.getManager().create(1L)) {
+            numBatchesTracked.addi(one);
+        }
         return out;
     }
 
-    private NDArray splitForward(NDArray x, int splits) {
+    /** Split-BN training normalisation and running-stat update, without the counter (package-private for tests). */
+    NDArray splitForward(NDArray x, int splits) {
         Shape shape = x.getShape();
         long n = shape.get(0);
         long c = shape.get(1);

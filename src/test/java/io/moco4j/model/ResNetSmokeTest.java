@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class ResNetSmokeTest {
     @Test
-    void forwardBackwardShapes() {
+    void forwardBackwardShapesWithSplitBatchNorm() {
         try (NDManager root = NDManager.newBaseManager()) {
             ResNetSpec spec = new ResNetSpec(18, true, 0.25, false, HeadSpec.mlp(0, 8), 2);
             try (ResNet net = ResNet.create(spec, root, 1)) {
@@ -27,7 +27,21 @@ class ResNetSmokeTest {
                     assertTrue(g.abs().sum().getFloat() > 0);
                     NDArray f = net.features(x, false);
                     assertEquals(new Shape(4, 128), f.getShape());
+                    assertThrows(IllegalArgumentException.class, () -> net.forward(step.zeros(new Shape(2, 1, 8, 8)), false));
                 }
+            }
+        }
+    }
+
+    @Test
+    void headNoneOutputsThePooledFeatures() {
+        try (NDManager root = NDManager.newBaseManager();
+             ResNet net = ResNet.create(new ResNetSpec(50, false, 1.0 / 32, false, HeadSpec.none(), 1), root, 1)) {
+            assertEquals(64, net.featureDim());
+            assertEquals(64, net.outputDim());
+            try (NDManager step = root.newSubManager()) {
+                NDArray x = step.randomNormal(new Shape(2, 3, 32, 32));
+                assertArrayEquals(net.features(x, false).toFloatArray(), net.forward(x, false).toFloatArray());
             }
         }
     }
