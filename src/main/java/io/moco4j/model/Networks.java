@@ -2,8 +2,7 @@ package io.moco4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
+import io.moco4j.util.Gradients;
 import java.util.Iterator;
 import java.util.Map;
 
@@ -74,20 +73,7 @@ public final class Networks {
 
     /** Sets the accumulated gradient of every parameter to zero, in place (no new arrays). */
     public static void zeroGradients(Network net) {
-        try (NoGrad ignored = NoGrad.enter()) {
-            for (NDArray p : net.parameters().values()) {
-                if (!p.hasGradient()) {
-                    continue;
-                }
-                if (p instanceof PtNDArray pt) {
-                    JniUtils.zeroGrad(pt);
-                } else {
-                    try (NDArray g = p.getGradient()) {
-                        g.subi(g);
-                    }
-                }
-            }
-        }
+        Gradients.zero(net.parameters().values());
     }
 
     /**

@@ -3,7 +3,7 @@ package io.moco4j.optim;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
+import io.moco4j.util.Gradients;
 import io.moco4j.util.UserException;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -133,13 +133,7 @@ public final class Sgd implements AutoCloseable {
      * backward passes, so call this before each backward pass.
      */
     public static void zeroGrad(Map<String, NDArray> params) {
-        for (NDArray param : params.values()) {
-            if (param.hasGradient()) {
-                try (NDArray grad = param.getGradient()) {
-                    grad.set(new NDIndex("..."), 0f);
-                }
-            }
-        }
+        Gradients.zero(params.values());
     }
 
     /**

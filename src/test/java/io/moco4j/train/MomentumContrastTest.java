@@ -162,6 +162,20 @@ class MomentumContrastTest {
         }
     }
 
+    @Test
+    void trainingStepsLeaveNoArraysBehind() {
+        MocoConfig cfg = tiny();
+        try (NDManager root = NDManager.newBaseManager(); MomentumContrast moco = build(cfg, root);
+             Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false))) {
+            step(moco, sgd, root, 0); // the first step creates the momentum buffers
+            int before = root.getManagedArrays().size();
+            for (int i = 1; i <= 3; i++) {
+                step(moco, sgd, root, i);
+                assertEquals(before, root.getManagedArrays().size(), "live arrays after step " + i);
+            }
+        }
+    }
+
     private static void step(MomentumContrast moco, Sgd sgd, NDManager root, long i) {
         try (NDManager step = root.newSubManager()) {
             Sgd.zeroGrad(moco.encoderQ().parameters());

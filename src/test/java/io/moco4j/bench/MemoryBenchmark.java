@@ -1,0 +1,70 @@
+package io.moco4j.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.moco4j.config.ConfigLoader;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.data.ViewBatch;
+import io.moco4j.data.ViewLoader;
+import io.moco4j.optim.Sgd;
+import io.moco4j.optim.SgdConfig;
+import io.moco4j.train.Encoders;
+import io.moco4j.train.KeyQueue;
+import io.moco4j.train.MomentumContrast;
+import io.moco4j.train.SingleDeviceShuffler;
+import io.moco4j.train.TrainingData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Runs N MoCo steps of a tiny model fed by the real loader and prints, every 50 steps, the number of
+ * live NDArrays under the root manager and the process RSS, to show neither grows. Not a unit test:
+ * {@code java -cp ... io.moco4j.bench.MemoryBenchmark 500}.
+ */
+public final class MemoryBenchmark {
+    public static void main(String[] args) throws Exception {
+        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 500;
+        MocoConfig cfg = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("train.batch_size=16")
+                .set("moco.queue_size=256").set("data.generated_train=320").set("train.workers=2").build();
+        TrainingData data = TrainingData.open(cfg);
+        try (NDManager root = NDManager.newBaseManager();
+             ViewLoader loader = data.trainLoader(cfg);
+             Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false));
+             MomentumContrast moco = MomentumContrast.initial(Encoders.create(cfg, root, 0), Encoders.create(cfg, root, 0),
+                     KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 1), new SingleDeviceShuffler(0),
+                     cfg.moco().momentum(), cfg.moco().temperature(), false)) {
+            long step = 0;
+            for (int epoch = 0; step < steps; epoch++) {
+                try (NDManager epochManager = root.newSubManager(); ViewLoader.Epoch batches = loader.epoch(epoch, epochManager)) {
+                    while (batches.hasNext() && step < steps) {
+                        try (ViewBatch batch = batches.next(); NDManager sm = root.newSubManager()) {
+                            NDArray v1 = batch.view(0);
+                            NDArray v2 = batch.view(1);
+                            v1.attach(sm);
+                            v2.attach(sm);
+                            Sgd.zeroGrad(moco.encoderQ().parameters());
+                            moco.step(v1, v2, step);
+                            sgd.step(moco.encoderQ().parameters(), 0.06);
+                        }
+                        step++;
+                        if (step % 50 == 0) {
+                            System.out.printf(Locale.ROOT, "{\"step\": %d, \"live_ndarrays\": %d, \"rss_mb\": %.1f, \"heap_mb\": %.1f}%n",
+                                    step, root.getManagedArrays().size(), rssMb(),
+                                    (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / 1048576.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static double rssMb() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
+            }
+        }
+        return Double.NaN;
+    }
+}
