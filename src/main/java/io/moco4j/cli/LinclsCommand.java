@@ -6,11 +6,11 @@ import io.moco4j.data.ImageDataset;
 import io.moco4j.eval.LinearProbe;
 import io.moco4j.eval.LinearProbeConfig;
 import io.moco4j.eval.ProbeTransforms;
-import io.moco4j.util.UserException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,12 +46,13 @@ final class LinclsCommand implements Callable<Integer> {
         LinearProbeConfig cfg = LinearProbeConfig.defaults().withEpochs(epochs, new ArrayList<>(ms)).withLr(lr)
                 .withBatchSize(batchSize).withAugment(!fast);
         try (EncoderSource.Opened enc = source.open()) {
-            if (enc.encoder() == null) {
-                throw new UserException("lincls needs an encoder: use --checkpoint or --random-init");
-            }
             int size = imageSize != null ? imageSize : enc.imageSize();
-            LinearProbe.Result r = LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size),
-                    ProbeTransforms.eval(size), cfg, out, System.out);
+            LinearProbe.Result r = enc.encoder() != null
+                    ? LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
+                            cfg, out, System.out)
+                    // Raw pixels: nothing is frozen, the classifier sees the normalised pixels.
+                    : LinearProbe.run(enc.features(cfg.layer()), Map.of(), trainSet, valSet, ProbeTransforms.train(size),
+                            ProbeTransforms.eval(size), cfg, enc.manager(), out, System.out);
             System.out.printf(Locale.ROOT, "Linear probe of %s: best top-1 %.2f%% (epoch %d), last top-1 %.2f%%; see %s%n",
                     enc.description(), r.bestTop1(), r.bestEpoch(), r.lastTop1(), r.runDir());
         }
