@@ -97,21 +97,25 @@ public final class AugmentBenchmark {
         }
     }
 
-    /** Mean ms per image (all views) of decode, each top-level recipe step, and normalisation; one thread. */
+    /**
+     * Mean ms per image (all views) of decode, each top-level recipe step, and normalisation; one thread, measured
+     * in thread CPU time so that other jobs on the machine distort it less.
+     */
     private static String stageBreakdown(List<Path> files, List<ViewTransform> views, int images) {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         CpuViewTransform first = (CpuViewTransform) views.get(0);
         int steps = first.stepCount();
         long[] nanos = new long[steps + 1];
         long decode = 0;
         for (int i = 0; i < images; i++) {
-            long t = System.nanoTime();
+            long t = mx.getCurrentThreadCpuTime();
             RgbImage img = decode(files.get(i % files.size()));
-            decode += System.nanoTime() - t;
+            decode += mx.getCurrentThreadCpuTime() - t;
             for (int v = 0; v < views.size(); v++) {
                 CpuViewTransform cv = (CpuViewTransform) views.get(v);
                 long[] per = cv.stepCount() == steps ? nanos : new long[cv.stepCount() + 1];
                 float[] out = new float[3 * cv.height() * cv.width()];
-                cv.applyTimed(img, new SplittableRandom(i * 31L + v), out, 0, per);
+                cv.applyTimed(img, new SplittableRandom(i * 31L + v), out, 0, per, mx::getCurrentThreadCpuTime);
             }
         }
         StringBuilder sb = new StringBuilder("{");
