@@ -5,7 +5,7 @@
   ../shared/data/cifar10-jpg.tar.gz, 32x32, as shipped (JPEG quality 75).
 - <out>/jpg400/: 500 JPEGs of 400x300: CIFAR-10 training images upscaled with PIL bicubic, plus Gaussian
   noise (sigma 6, fixed seed) so the files carry photo-like high-frequency detail, saved at JPEG quality 90
-  (4:2:0). About 40-50 KB each, comparable to ImageNet files of that size.
+  (4:2:0), about 28 KB each.
 """
 import glob
 import os
