@@ -64,12 +64,18 @@ public final class CpuViewTransform implements ViewTransform {
      * normalisation to {@code nanos[steps]} (for the benchmark's per-stage breakdown); {@code nanos} may be null.
      */
     public void applyTimed(RgbImage image, RandomGenerator rng, float[] out, int offset, long[] nanos) {
+        applyTimed(image, rng, out, offset, nanos, System::nanoTime);
+    }
+
+    /** {@link #applyTimed(RgbImage, RandomGenerator, float[], int, long[])} with another clock (e.g. thread CPU time). */
+    public void applyTimed(RgbImage image, RandomGenerator rng, float[] out, int offset, long[] nanos,
+                           java.util.function.LongSupplier clock) {
         Canvas canvas = Canvas.of(image);
-        long t = nanos == null ? 0 : System.nanoTime();
+        long t = nanos == null ? 0 : clock.getAsLong();
         for (int i = 0; i < steps.size(); i++) {
             steps.get(i).run(canvas, rng);
             if (nanos != null) {
-                long now = System.nanoTime();
+                long now = clock.getAsLong();
                 nanos[i] += now - t;
                 t = now;
             }
@@ -77,7 +83,7 @@ public final class CpuViewTransform implements ViewTransform {
         checkSize(canvas);
         Normalization.write(canvas.pixels(), canvas.width(), canvas.height(), table, out, offset);
         if (nanos != null) {
-            nanos[steps.size()] += System.nanoTime() - t;
+            nanos[steps.size()] += clock.getAsLong() - t;
         }
     }
 

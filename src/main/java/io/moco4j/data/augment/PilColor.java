@@ -128,7 +128,10 @@ public final class PilColor {
         } else {
             h = (float) (4.0 + gc - rc);
         }
-        h = (float) ((h / 6.0 + 1.0) % 1.0);
+        // Pillow: fmod(h / 6.0 + 1.0, 1.0). Here h / 6 + 1 lies in [5/6, 11/6), where that fmod is exactly
+        // "subtract 1 if >= 1" (Sterbenz), and Java's double % is a slow runtime call.
+        double wrapped = h / 6.0 + 1.0;
+        h = (float) (wrapped >= 1.0 ? wrapped - 1.0 : wrapped);
         int uh = clip8((int) (h * 255.0));
         int us = clip8((int) (s * 255.0));
         return uh << 16 | us << 8 | maxc;
@@ -139,7 +142,7 @@ public final class PilColor {
         if (s == 0) {
             return v << 16 | v << 8 | v;
         }
-        int i = (int) Math.floor((float) h * 6.0 / 255.0);
+        int i = (int) ((float) h * 6.0 / 255.0); // floor of a non-negative value
         float f = (float) ((float) h * 6.0 / 255.0 - (float) i);
         float fs = (float) (s / 255.0);
         float fsf = fs * f;
