@@ -49,9 +49,10 @@ public final class MemoryBenchmark {
                         }
                         step++;
                         if (step % 50 == 0) {
-                            System.out.printf(Locale.ROOT, "{\"step\": %d, \"live_ndarrays\": %d, \"rss_mb\": %.1f, \"heap_mb\": %.1f}%n",
+                            System.out.printf(Locale.ROOT, "{\"step\": %d, \"live_ndarrays\": %d, \"rss_mb\": %.1f, \"heap_used_mb\": %.1f, \"heap_committed_mb\": %.1f}%n",
                                     step, root.getManagedArrays().size(), rssMb(),
-                                    (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / 1048576.0);
+                                    (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / 1048576.0,
+                                    Runtime.getRuntime().totalMemory() / 1048576.0);
                         }
                     }
                 }
