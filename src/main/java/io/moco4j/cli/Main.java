@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code moco4j} command: a picocli tree of subcommands. */
 @Command(name = "moco4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Momentum Contrast (MoCo) self-supervised learning on the JVM.",
-        subcommands = {PretrainCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {PretrainCommand.class, ImportCommand.class, ExportCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

@@ -83,6 +83,7 @@ final class PretrainCommand implements Callable<Integer> {
             }
             runDir = out;
             Checkpoints.Loaded last = Checkpoints.load(RunDirectory.of(runDir).lastCheckpoint());
+            last.requirePretraining();
             cfg = Pretraining.resumedConfig(last.config(), all);
         } else {
             ConfigLoader loader = ConfigLoader.defaults().preset(presetName);
