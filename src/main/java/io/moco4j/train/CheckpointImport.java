@@ -151,6 +151,9 @@ public final class CheckpointImport {
         } else if (d.kind() == Kind.TORCHVISION && d.head() != MocoCheckpointLayout.Head.NONE) {
             notes.add("the head (fc, " + d.dim() + " outputs) is kept");
         }
+        if (d.arch() != null && !d.arch().equals("resnet" + model.spec().depth())) {
+            notes.add("the file names arch '" + d.arch() + "' but its keys describe a ResNet-" + model.spec().depth() + " (used)");
+        }
         if (model.spec().cifarStem()) {
             notes.add("conv1 is 3x3: CIFAR stem (stride 1, no max-pool)");
         }
