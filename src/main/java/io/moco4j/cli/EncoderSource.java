@@ -76,7 +76,8 @@ final class EncoderSource {
                 return new Opened(manager, encoder, cfg, "a randomly initialised " + cfg.model().arch() + " (" + choice.randomPreset + ", seed " + seed + ")");
             }
             Checkpoints.Loaded ckpt = Checkpoints.load(choice.checkpoint);
-            ResNet encoder = Encoders.create(ckpt.config(), manager, 0);
+            // encoderSpec(): imported encoder-only checkpoints may have no head, whatever the stored preset says.
+            ResNet encoder = ResNet.create(ckpt.encoderSpec(), manager, 0);
             try (NDManager tmp = manager.newSubManager()) {
                 encoder.loadStateDict(ckpt.queryEncoder(tmp), true);
             }

@@ -84,6 +84,7 @@ final class PretrainCommand implements Callable<Integer> {
             runDir = out;
             RunDirectory.of(runDir).requireResumable();
             Checkpoints.Loaded last = Checkpoints.load(RunDirectory.of(runDir).lastCheckpoint());
+            last.requirePretraining();
             cfg = Pretraining.resumedConfig(last.config(), all);
         } else {
             ConfigLoader loader = ConfigLoader.defaults().preset(presetName);

@@ -29,6 +29,34 @@ public final class StateDictFiles {
         return MocoCheckpointLayout.stateDict(TorchCheckpointReader.load(file));
     }
 
+    /**
+     * Reads a weights file into a checkpoint tree for {@link MocoCheckpointLayout#describe}: a
+     * {@code torch.save} file gives its unpickled tree; a safetensors file gives
+     * {@code {"state_dict": tensors}} plus its metadata's {@code epoch} (as a Long) and {@code arch}.
+     */
+    public static Object readTree(Path file) {
+        if (!Files.exists(file)) {
+            throw new UserException(file + ": no such file; check the path");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new UserException(file + " is not a file; pass a checkpoint file (.pth, .pth.tar, .pt or .safetensors)");
+        }
+        if (!isSafetensors(file)) {
+            return TorchCheckpointReader.load(file);
+        }
+        Safetensors.Contents st = Safetensors.read(file);
+        LinkedHashMap<String, Object> tree = new LinkedHashMap<>();
+        tree.put("state_dict", st.tensors());
+        String epoch = st.metadata().get("epoch");
+        if (epoch != null && epoch.matches("\\d{1,18}")) {
+            tree.put("epoch", Long.parseLong(epoch));
+        }
+        if (st.metadata().get("arch") != null) {
+            tree.put("arch", st.metadata().get("arch"));
+        }
+        return tree;
+    }
+
     /** Copies host tensors into NDArrays of {@code manager} (float32 / int64), keeping key order. */
     public static LinkedHashMap<String, NDArray> toNDArrays(Map<String, HostTensor> sd, NDManager manager) {
         LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
@@ -74,6 +102,16 @@ public final class StateDictFiles {
      * @param internal a MoCo4J state dict: {@code encoder_q.*}, {@code encoder_k.*}, {@code queue} (K, dim), {@code queue_ptr}
      */
     public static void writeOfficialMoco(Path file, Map<String, NDArray> internal, long epoch, String arch) {
+        writeOfficialMoco(file, internal, epoch, arch, null);
+    }
+
+    /**
+     * As {@link #writeOfficialMoco(Path, Map, long, String)} plus {@code 'optimizer'}: a
+     * {@code torch.optim.SGD} state dict (see {@link TorchOptimizerState#sgdStateDict}), which
+     * {@code main_moco.py --resume} passes to {@code optimizer.load_state_dict}. Null leaves it out.
+     */
+    public static void writeOfficialMoco(Path file, Map<String, NDArray> internal, long epoch, String arch,
+                                         Map<String, Object> optimizer) {
         if (MocoCheckpointLayout.kind(internal) != MocoCheckpointLayout.Kind.MOCO4J) {
             throw new IllegalArgumentException("writeOfficialMoco needs a MoCo4J state dict with encoder_q.* keys");
         }
@@ -81,6 +119,9 @@ public final class StateDictFiles {
         ckpt.put("epoch", epoch);
         ckpt.put("arch", arch);
         ckpt.put("state_dict", MocoCheckpointLayout.internalToOfficial(toHost(internal)));
+        if (optimizer != null) {
+            ckpt.put("optimizer", optimizer);
+        }
         TorchCheckpointWriter.write(file, ckpt);
     }
 

@@ -9,7 +9,9 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.io.TensorArchive;
+import io.moco4j.model.HeadSpec;
 import io.moco4j.model.Network;
+import io.moco4j.model.ResNetSpec;
 import io.moco4j.optim.Sgd;
 import io.moco4j.util.UserException;
 import java.io.IOException;
@@ -23,6 +25,10 @@ import java.util.Map;
  * BN buffers), the queue and its pointer, the optimizer's momentum buffers and step count, the
  * progress counters and the configuration. Randomness needs no saved generator state: data order,
  * augmentations and Shuffle BN permutations are all derived from (seed, epoch, index, step).
+ *
+ * <p>A checkpoint is of one of two {@link Kind}s (meta {@code "kind"}; absent means pretraining): a full
+ * pretraining state as above, or an encoder only ({@code encoder_q.*} and nothing else, e.g. imported from a
+ * torchvision or {@code main_lincls.py} file), which evaluation can use but pretraining cannot resume.
  */
 public final class Checkpoints {
     public static final String FORMAT = "moco4j-checkpoint";
@@ -33,11 +39,49 @@ public final class Checkpoints {
     static final String OPTIMIZER = "optimizer.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** What a checkpoint holds: everything to continue pretraining, or one encoder's weights. */
+    public enum Kind {
+        PRETRAINING, ENCODER;
+
+        String metaValue() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        static Kind of(JsonNode meta, Path file) {
+            String v = meta.path("kind").asText("pretraining");
+            for (Kind k : values()) {
+                if (k.metaValue().equals(v)) {
+                    return k;
+                }
+            }
+            throw new UserException("checkpoint " + file + " is of kind '" + v + "', which this MoCo4J does not know; upgrade MoCo4J");
+        }
+    }
+
     private Checkpoints() {}
 
     /** A checkpoint read from disk, before its tensors are put anywhere. */
     public record Loaded(Path file, MocoConfig config, TrainingProgress progress, int queuePointer, long optimizerSteps,
-                         TensorArchive.Contents contents) {
+                         TensorArchive.Contents contents, Kind kind) {
+
+        /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
+        public void requirePretraining() {
+            if (kind != Kind.PRETRAINING) {
+                throw new UserException("checkpoint " + file + " holds only an encoder (no key encoder, queue or optimizer state),"
+                        + " so pretraining cannot resume from it; use it with knn, lincls or embed, or import an official"
+                        + " MoCo checkpoint (main_moco.py) to continue pretraining");
+            }
+        }
+
+        /**
+         * The query encoder's architecture: the configured model, without a head when the checkpoint has no
+         * {@code fc} tensors (e.g. imported from a torchvision state dict saved without its classifier).
+         */
+        public ResNetSpec encoderSpec() {
+            ResNetSpec spec = Encoders.spec(config);
+            boolean hasHead = contents.tensors().keySet().stream().anyMatch(k -> k.startsWith(Q + "fc."));
+            return hasHead ? spec : spec.withHead(HeadSpec.none());
+        }
 
         /** The tensors under {@code prefix} (e.g. {@code encoder_q.}) with the prefix removed, in {@code manager}. */
         public Map<String, NDArray> tensors(String prefix, NDManager manager) {
@@ -66,18 +110,35 @@ public final class Checkpoints {
         put(tensors, K, moco.encoderK());
         tensors.put(QUEUE, moco.queue().keys());
         sgd.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
+        write(file, config, Kind.PRETRAINING, tensors, progress, moco.queue().pointer(), sgd.stepCount(), null);
+    }
 
+    /**
+     * Writes a checkpoint from tensors named as {@link #save} names them: {@code encoder_q.*}, and for a
+     * pretraining checkpoint also {@code encoder_k.*}, {@code queue} (K, dim) and {@code optimizer.<parameter>}.
+     *
+     * @param origin extra metadata stored under {@code "origin"} (e.g. where imported weights came from), may be null
+     */
+    public static void write(Path file, MocoConfig config, Kind kind, Map<String, NDArray> tensors, TrainingProgress progress,
+                             int queuePointer, long optimizerSteps, ObjectNode origin) throws IOException {
+        if (!tensors.keySet().stream().allMatch(k -> k.startsWith(Q) || kind == Kind.PRETRAINING)) {
+            throw new IllegalArgumentException("an encoder checkpoint holds encoder_q.* tensors only");
+        }
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
+        meta.put("kind", kind.metaValue());
         meta.put("epoch", progress.epoch());
         meta.put("step_in_epoch", progress.stepInEpoch());
         meta.put("global_step", progress.globalStep());
         meta.put("elapsed_seconds", progress.elapsedSeconds());
-        meta.put("queue_ptr", moco.queue().pointer());
-        meta.put("optimizer_steps", sgd.stepCount());
+        meta.put("queue_ptr", queuePointer);
+        meta.put("optimizer_steps", optimizerSteps);
         meta.put("saved_at", Instant.now().toString());
         meta.put("config", ConfigLoader.toYaml(config));
+        if (origin != null) {
+            meta.set("origin", origin);
+        }
         TensorArchive.write(file, JSON.writeValueAsString(meta), tensors);
     }
 
@@ -99,7 +160,8 @@ public final class Checkpoints {
         MocoConfig config = ConfigLoader.fromYaml(meta.path("config").asText());
         TrainingProgress progress = new TrainingProgress(meta.path("epoch").asInt(), meta.path("step_in_epoch").asInt(),
                 meta.path("global_step").asLong(), meta.path("elapsed_seconds").asDouble());
-        return new Loaded(file, config, progress, meta.path("queue_ptr").asInt(), meta.path("optimizer_steps").asLong(), contents);
+        return new Loaded(file, config, progress, meta.path("queue_ptr").asInt(), meta.path("optimizer_steps").asLong(), contents,
+                Kind.of(meta, file));
     }
 
     private static void put(Map<String, NDArray> into, String prefix, Network net) {

@@ -88,6 +88,7 @@ public final class Pretraining {
         if (request.resume()) {
             dir.requireResumable();
             resumeFrom = Checkpoints.load(dir.lastCheckpoint());
+            resumeFrom.requirePretraining();
         } else {
             dir.createNew();
         }

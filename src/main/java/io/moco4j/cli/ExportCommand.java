@@ -1,0 +1,50 @@
+package io.moco4j.cli;
+
+import io.moco4j.train.CheckpointExport;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Writes a MoCo4J checkpoint's weights for PyTorch.",
+                "torchvision: the encoder's backbone as a torchvision ResNet state dict (the MoCo head fc is dropped);"
+                        + " moco: the official main_moco.py checkpoint (for main_moco.py --resume and main_lincls.py --pretrained);"
+                        + " safetensors: the encoder's state dict with the architecture as metadata."})
+final class ExportCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--checkpoint", required = true, paramLabel = "CKPT", description = "A MoCo4J checkpoint, e.g. runs/NAME/checkpoints/last.ckpt.")
+    Path checkpoint;
+
+    @Option(names = "--format", required = true, paramLabel = "F", description = "torchvision, moco or safetensors.")
+    String format;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "The file to write.")
+    Path out;
+
+    @Option(names = "--encoder", paramLabel = "q|k",
+            description = "Which encoder to write for torchvision and safetensors: q (query, default) or k (momentum).")
+    String encoder;
+
+    @Override
+    public Integer call() {
+        CheckpointExport.Result result = CheckpointExport.run(new CheckpointExport.Request(checkpoint, format(format), out, encoder));
+        result.lines().forEach(spec.commandLine().getOut()::println);
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+
+    private static CheckpointExport.Format format(String name) {
+        for (CheckpointExport.Format f : CheckpointExport.Format.values()) {
+            if (f.name().equalsIgnoreCase(name)) {
+                return f;
+            }
+        }
+        throw new io.moco4j.util.UserException("--format is '" + name + "'; choose torchvision, moco or safetensors");
+    }
+}
