@@ -62,10 +62,7 @@ public final class DataSources {
         }
         Path splitFolder = splitFolder(path, split);
         Path root = splitFolder != null ? splitFolder : path;
-        if (splitFolder == null && split == DataSplit.TEST) {
-            throw new UserException(path + " has no test/ or val/ sub-folder to evaluate on; point at a folder with "
-                    + "train/ and test/ (or val/) sub-folders");
-        }
+        // A plain folder named for evaluation (--val DIR) is the evaluation set itself.
         return log(ImageFolderDataset.open(root, unlabeled, strict), root, split);
     }
 

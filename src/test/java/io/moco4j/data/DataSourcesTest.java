@@ -40,9 +40,8 @@ class DataSourcesTest {
         assertEquals(1, test.size());
         // Pointing at the split folder itself works too.
         assertEquals(3, DataSources.open(dir.resolve("train").toString(), false, false).size());
-        UserException noTest = assertThrows(UserException.class,
-                () -> DataSources.open(dir.resolve("train").toString(), DataSplit.TEST, false, false));
-        assertTrue(noTest.getMessage().contains("no test/ or val/"), noTest.getMessage());
+        // An evaluation set given as a plain class folder (--val DIR) is that folder itself.
+        assertEquals(1, DataSources.open(dir.resolve("val").toString(), DataSplit.TEST, false, false).size());
     }
 
     @Test
