@@ -1,6 +1,7 @@
 package io.moco4j.data;
 
 import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
 
 /**
  * Derives independent random streams from (seed, epoch, index, view) so that every sample's augmentation is a pure
@@ -34,13 +35,17 @@ public final class SampleSeeds {
         return new SplittableRandom(combine(seed, epoch, index, view));
     }
 
-    /** A permutation of 0..n-1 that depends only on (seed, epoch): Fisher-Yates. */
+    /** A permutation of 0..n-1 that depends only on (seed, epoch). */
     public static int[] permutation(int n, long seed, int epoch) {
+        return permutation(n, new SplittableRandom(combine(seed, epoch, SHUFFLE_STREAM)));
+    }
+
+    /** A uniformly random permutation of 0..n-1 drawn from {@code rng} (Fisher-Yates). */
+    public static int[] permutation(int n, RandomGenerator rng) {
         int[] p = new int[n];
         for (int i = 0; i < n; i++) {
             p[i] = i;
         }
-        SplittableRandom rng = new SplittableRandom(combine(seed, epoch, SHUFFLE_STREAM));
         for (int i = n - 1; i > 0; i--) {
             int j = rng.nextInt(i + 1);
             int t = p[i];

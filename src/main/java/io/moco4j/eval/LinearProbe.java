@@ -10,13 +10,14 @@ import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.data.ImageDataset;
+import io.moco4j.data.SampleSeeds;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.io.AtomicFiles;
 import io.moco4j.model.NoGrad;
 import io.moco4j.model.ResNet;
 import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
-import io.moco4j.train.MetricsLog;
+import io.moco4j.io.MetricsLog;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -150,7 +151,7 @@ public final class LinearProbe {
                                        ImageDataset train, long[] trainLabels, ViewTransform trainTransform,
                                        LinearProbeConfig config, int epoch, double lr, NDManager parent) {
         int n = train.size();
-        int[] order = permutation(n, new Random(ImageBatcher.mix(config.seed(), epoch, -1)));
+        int[] order = SampleSeeds.permutation(n, new Random(ImageBatcher.mix(config.seed(), epoch, -1)));
         double lossSum = 0;
         long correct = 0;
         for (int from = 0; from < n; from += config.batchSize()) {
@@ -249,17 +250,6 @@ public final class LinearProbe {
             }
         }
         return hits;
-    }
-
-    private static int[] permutation(int n, Random rng) {
-        int[] p = ImageBatcher.all(n);
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
     }
 
     private static long[] labels(ImageDataset ds) {

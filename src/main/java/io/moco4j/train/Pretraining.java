@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.io.MetricsLog;
 import io.moco4j.io.TensorArchive;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;

@@ -2,6 +2,7 @@ package io.moco4j.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.moco4j.data.SampleSeeds;
 import java.util.SplittableRandom;
 
 /**
@@ -18,18 +19,8 @@ public final class SingleDeviceShuffler implements KeyShuffler {
 
     /** The permutation used at {@code step}: row i of the shuffled batch is row perm[i] of the input. */
     public long[] permutation(int n, long step) {
-        SplittableRandom rng = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (step + 1)));
-        long[] perm = new long[n];
-        for (int i = 0; i < n; i++) {
-            perm[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            long t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        return perm;
+        int[] perm = SampleSeeds.permutation(n, new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (step + 1))));
+        return java.util.Arrays.stream(perm).asLongStream().toArray();
     }
 
     @Override

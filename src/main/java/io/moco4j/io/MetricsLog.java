@@ -1,4 +1,4 @@
-package io.moco4j.train;
+package io.moco4j.io;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
