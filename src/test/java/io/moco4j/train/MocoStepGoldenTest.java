@@ -19,6 +19,7 @@ import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
 import io.moco4j.testutil.Golden;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -134,7 +135,7 @@ class MocoStepGoldenTest {
         int offset = 0;
         for (int i = 0; i < keys.size(); i++) {
             int n = Math.toIntExact(new Shape(shapes.get(i)).size());
-            float[] expected = java.util.Arrays.copyOfRange(all, offset, offset + n);
+            float[] expected = Arrays.copyOfRange(all, offset, offset + n);
             offset += n;
             NDArray actual = state.get(keys.get(i));
             assertArrayEquals(shapes.get(i), actual.getShape().getShape(), what + " " + keys.get(i) + ": shape");
@@ -181,7 +182,7 @@ class MocoStepGoldenTest {
         for (int i = 0; i < keys.size(); i++) {
             Shape shape = new Shape(shapes.get(i));
             int n = Math.toIntExact(shape.size());
-            NDArray a = m.create(java.util.Arrays.copyOfRange(all, offset, offset + n), shape);
+            NDArray a = m.create(Arrays.copyOfRange(all, offset, offset + n), shape);
             out.put(keys.get(i), keys.get(i).endsWith("num_batches_tracked") ? a.toType(DataType.INT64, false) : a);
             offset += n;
         }
