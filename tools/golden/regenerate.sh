@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 py=/usr/bin/python3
-for script in model.py optim.py augment.py decode.py interop.py eval.py moco_official.py; do
+for script in model.py optim.py augment.py decode.py interop.py eval.py moco_official.py moco_step.py; do
   if [ -f "$script" ]; then
     echo "== $script"
     "$py" "$script"

@@ -1,0 +1,196 @@
+package io.moco4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.moco4j.io.Npy.NpyArray;
+import io.moco4j.model.HeadSpec;
+import io.moco4j.model.ResNet;
+import io.moco4j.model.ResNetSpec;
+import io.moco4j.optim.Sgd;
+import io.moco4j.optim.SgdConfig;
+import io.moco4j.testutil.Golden;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.opentest4j.AssertionFailedError;
+
+/**
+ * The assembled MoCo step (momentum update, keys, queries, InfoNCE over the queue, SGD on the query encoder,
+ * enqueue) against a plain-PyTorch MoCo run for three steps (tools/golden/moco_step.py): MoCo v1 with a linear
+ * head, v2 with the MLP head, and the CIFAR demo's symmetric loss. Each step is driven as {@link Pretraining}
+ * drives it. Per step the loss, the queue and its pointer must match; after the last step the whole state of
+ * both encoders (parameters and BatchNorm buffers).
+ */
+class MocoStepGoldenTest {
+    private static final String DIR = "moco_step/";
+    /** Relative tolerance of the loss. */
+    private static final double LOSS_TOL = 1e-5;
+    /** Tolerance of tensors, relative to max(1, the largest expected magnitude). */
+    private static final double TENSOR_TOL = 1e-5;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"v1_linear", "v2_mlp", "symmetric"})
+    void threeStepsMatchPyTorch(String name) {
+        JsonNode meta = Golden.json(DIR + "moco_step.json");
+        Diffs d = replay(name, meta.get("m").asDouble());
+        System.out.printf(Locale.ROOT, "moco_step %s: max rel loss diff %.3g, queue %.3g, query state %.3g, key state %.3g%n",
+                name, d.loss, d.queue, d.queryState, d.keyState);
+    }
+
+    @Test
+    void aWrongKeyMomentumIsDetected() {
+        // Step 0 cannot tell (the key encoder is still a copy of the query); step 1's loss and keys can.
+        AssertionFailedError e = assertThrows(AssertionFailedError.class, () -> replay("v1_linear", 0.5));
+        assertTrue(e.getMessage().contains("step 1"), e.getMessage());
+    }
+
+    /** Max differences seen, each relative to its tolerance's scale. */
+    private static final class Diffs {
+        double loss;
+        double queue;
+        double queryState;
+        double keyState;
+    }
+
+    private static Diffs replay(String name, double keyMomentum) {
+        JsonNode meta = Golden.json(DIR + "moco_step.json");
+        JsonNode c = meta.get("cases").get(name);
+        Map<String, NpyArray> g = Golden.npz(DIR + name + ".npz");
+        Map<String, NpyArray> inputs = Golden.npz(DIR + "inputs.npz");
+        int dim = meta.get("dim").asInt();
+        boolean symmetric = c.get("symmetric").asBoolean();
+        HeadSpec head = switch (c.get("head").asText()) {
+            case "linear" -> HeadSpec.linear(dim);
+            case "mlp" -> HeadSpec.mlp(0, dim);
+            default -> throw new IllegalStateException("unknown head " + c.get("head"));
+        };
+        ResNetSpec spec = new ResNetSpec(18, true, c.get("width").asDouble(), false, head, 1);
+        List<String> keys = new ArrayList<>();
+        List<long[]> shapes = new ArrayList<>();
+        for (JsonNode entry : c.get("state_keys")) {
+            keys.add(entry.get(0).asText());
+            long[] shape = new long[entry.get(1).size()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = entry.get(1).get(i).asLong();
+            }
+            shapes.add(shape);
+        }
+        Diffs d = new Diffs();
+        try (NDManager root = NDManager.newBaseManager();
+             Sgd sgd = new Sgd(SgdConfig.of(meta.get("sgd_momentum").asDouble(), meta.get("weight_decay").asDouble()))) {
+            ResNet q = ResNet.create(spec, root, 1);
+            ResNet k = ResNet.create(spec, root, 2); // a different init: initial() must overwrite all of it
+            assertEquals(keys, new ArrayList<>(q.stateDict().keySet()), "state_dict keys and order");
+            q.loadStateDict(unflatten(g.get("init"), keys, shapes, root), true);
+            NpyArray queue0 = g.get("queue0");
+            KeyQueue queue = KeyQueue.restore(root, root.create(queue0.toFloatArray(), new Shape(queue0.shape())), 0);
+            try (MomentumContrast moco = MomentumContrast.initial(q, k, queue, new SingleDeviceShuffler(42),
+                    keyMomentum, meta.get("T").asDouble(), symmetric)) {
+                double lr = meta.get("lr").asDouble();
+                for (int s = 0; s < meta.get("steps").asInt(); s++) {
+                    float loss;
+                    try (NDManager step = moco.manager().newSubManager()) {
+                        NDArray v1 = toNd(inputs.get("step" + s + "/view1"), step);
+                        NDArray v2 = toNd(inputs.get("step" + s + "/view2"), step);
+                        Sgd.zeroGrad(moco.encoderQ().parameters());
+                        loss = moco.step(v1, v2, s).loss();
+                        sgd.step(moco.encoderQ().parameters(), lr);
+                    }
+                    double expected = c.get("losses").get(s).asDouble();
+                    double rel = Math.abs(loss - expected) / Math.abs(expected);
+                    d.loss = Math.max(d.loss, rel);
+                    if (!(rel <= LOSS_TOL)) {
+                        fail(String.format(Locale.ROOT, "%s step %d: loss %.8f, PyTorch %.8f", name, s, loss, expected));
+                    }
+                    assertEquals(c.get("queue_ptr").get(s).asInt(), moco.queue().pointer(), name + " step " + s + ": queue pointer");
+                    d.queue = Math.max(d.queue, assertClose(name + " step " + s + ": queue", g.get("step" + s + "/queue"),
+                            moco.queue().keys()));
+                }
+                d.queryState = compareState(name + " final query encoder", g.get("final_q"), keys, shapes, moco.encoderQ());
+                d.keyState = compareState(name + " final key encoder", g.get("final_k"), keys, shapes, moco.encoderK());
+            }
+        }
+        return d;
+    }
+
+    private static double compareState(String what, NpyArray flat, List<String> keys, List<long[]> shapes, ResNet net) {
+        float[] all = flat.toFloatArray();
+        Map<String, NDArray> state = net.stateDict();
+        double worst = 0;
+        int offset = 0;
+        for (int i = 0; i < keys.size(); i++) {
+            int n = Math.toIntExact(new Shape(shapes.get(i)).size());
+            float[] expected = Arrays.copyOfRange(all, offset, offset + n);
+            offset += n;
+            NDArray actual = state.get(keys.get(i));
+            assertArrayEquals(shapes.get(i), actual.getShape().getShape(), what + " " + keys.get(i) + ": shape");
+            worst = Math.max(worst, assertClose(what + " " + keys.get(i), expected, actual));
+        }
+        assertEquals(all.length, offset, what + ": golden vector length");
+        return worst;
+    }
+
+    private static double assertClose(String what, NpyArray expected, NDArray actual) {
+        assertArrayEquals(expected.shape(), actual.getShape().getShape(), what + ": shape");
+        return assertClose(what, expected.toFloatArray(), actual);
+    }
+
+    /** Asserts max |a - e| <= TENSOR_TOL * max(1, max |e|) and returns that max difference divided by the scale. */
+    private static double assertClose(String what, float[] e, NDArray actual) {
+        float[] a = actual.toType(DataType.FLOAT32, false).toFloatArray();
+        assertEquals(e.length, a.length, what + ": size");
+        double scale = 1;
+        for (float v : e) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        double worst = 0;
+        int at = 0;
+        for (int i = 0; i < e.length; i++) {
+            double diff = Math.abs((double) a[i] - e[i]);
+            if (!(diff <= worst)) {
+                worst = diff;
+                at = i;
+            }
+        }
+        if (!(worst <= TENSOR_TOL * scale)) {
+            fail(what + ": max abs diff " + worst + " at " + at + " (PyTorch " + e[at] + ", ours " + a[at]
+                    + ") exceeds " + TENSOR_TOL + " * " + scale);
+        }
+        return worst / scale;
+    }
+
+    /** The golden's flattened state_dict split back into tensors (num_batches_tracked as int64, like torch). */
+    private static Map<String, NDArray> unflatten(NpyArray flat, List<String> keys, List<long[]> shapes, NDManager m) {
+        float[] all = flat.toFloatArray();
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        int offset = 0;
+        for (int i = 0; i < keys.size(); i++) {
+            Shape shape = new Shape(shapes.get(i));
+            int n = Math.toIntExact(shape.size());
+            NDArray a = m.create(Arrays.copyOfRange(all, offset, offset + n), shape);
+            out.put(keys.get(i), keys.get(i).endsWith("num_batches_tracked") ? a.toType(DataType.INT64, false) : a);
+            offset += n;
+        }
+        assertEquals(all.length, offset, "golden initial state length");
+        return out;
+    }
+
+    private static NDArray toNd(NpyArray a, NDManager m) {
+        return m.create(a.toFloatArray(), new Shape(a.shape()));
+    }
+}
