@@ -151,6 +151,13 @@ public final class ConfigLoader {
         return loader.build();
     }
 
+    /** Starts from an existing configuration, e.g. a checkpoint's, to apply overrides to it. */
+    public static ConfigLoader of(MocoConfig config) {
+        ConfigLoader loader = defaults();
+        merge(loader.tree, YAML.valueToTree(config), "");
+        return loader;
+    }
+
     private static JsonNode readResource(String name) {
         try (InputStream in = ConfigLoader.class.getResourceAsStream("/presets/" + name + ".yaml")) {
             if (in == null) {

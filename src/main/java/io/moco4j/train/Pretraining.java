@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.io.AtomicFiles;
 import io.moco4j.io.MetricsLog;
 import io.moco4j.io.TensorArchive;
 import io.moco4j.data.ViewBatch;
@@ -63,23 +64,7 @@ public final class Pretraining {
                         + "' cannot change on resume (allowed: " + String.join(", ", RESUMABLE_CHANGES.stream().sorted().toList()) + ")");
             }
         }
-        return ConfigLoader.fromYaml(ConfigLoader.toYaml(stored)).equals(stored) && overrides.isEmpty() ? stored
-                : overlay(stored, overrides);
-    }
-
-    private static MocoConfig overlay(MocoConfig stored, Map<String, String> overrides) {
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile("moco4j-resume", ".yaml");
-            Files.writeString(tmp, ConfigLoader.toYaml(stored));
-            return ConfigLoader.defaults().file(tmp).setAll(overrides).build();
-        } catch (IOException e) {
-            throw new UserException("cannot prepare the resumed configuration: " + e.getMessage());
-        } finally {
-            if (tmp != null) {
-                tmp.toFile().delete();
-            }
-        }
+        return ConfigLoader.of(stored).setAll(overrides).build();
     }
 
     public static Outcome run(Request request) throws IOException {
@@ -267,7 +252,8 @@ public final class Pretraining {
             Checkpoints.save(dir.lastCheckpoint(), cfg, moco, sgd, p);
             int every = cfg.train().checkpointEvery();
             if (every > 0 && (epoch + 1) % every == 0) {
-                Files.copy(dir.lastCheckpoint(), dir.epochCheckpoint(epoch + 1), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                // A copy of last.ckpt, written atomically like every checkpoint.
+                AtomicFiles.write(dir.epochCheckpoint(epoch + 1), out -> Files.copy(dir.lastCheckpoint(), out));
             }
             progress.endEpoch(String.format(Locale.ROOT, "epoch %d/%d: loss %.4f, acc1 %.2f%%, %.0f s, %.1f img/s%s",
                     epoch + 1, cfg.train().epochs(), stats.meanLoss(), stats.meanAcc1(), seconds,
