@@ -83,7 +83,8 @@ final class PretrainCommand implements Callable<Integer> {
             }
             runDir = out;
             RunDirectory.of(runDir).requireResumable();
-            Checkpoints.Loaded last = Checkpoints.load(RunDirectory.of(runDir).lastCheckpoint());
+            // Only the stored settings are needed here; Pretraining reads the tensors once.
+            Checkpoints.Loaded last = Checkpoints.loadMetadata(RunDirectory.of(runDir).lastCheckpoint());
             last.requirePretraining();
             cfg = Pretraining.resumedConfig(last.config(), all);
         } else {

@@ -59,6 +59,15 @@ public final class TensorArchive {
     }
 
     public static Contents read(Path file) {
+        return read(file, false);
+    }
+
+    /** Only the metadata: stops after {@code meta.json}, the first entry, without reading any tensor. */
+    public static Contents readMeta(Path file) {
+        return read(file, true);
+    }
+
+    private static Contents read(Path file, boolean metaOnly) {
         if (!Files.isRegularFile(file)) {
             throw new UserException("checkpoint " + file + " does not exist; pass the path of a .ckpt file (e.g. runs/NAME/checkpoints/last.ckpt)");
         }
@@ -68,6 +77,9 @@ public final class TensorArchive {
             for (ZipEntry e; (e = zip.getNextEntry()) != null; ) {
                 if (e.getName().equals(META)) {
                     meta = new String(zip.readAllBytes(), StandardCharsets.UTF_8);
+                    if (metaOnly) {
+                        break;
+                    }
                 } else if (e.getName().endsWith(".npy")) {
                     String name = e.getName().substring(0, e.getName().length() - 4);
                     tensors.put(name, Npy.read(zip, file + ":" + e.getName()));

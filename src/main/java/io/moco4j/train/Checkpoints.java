@@ -143,7 +143,15 @@ public final class Checkpoints {
     }
 
     public static Loaded load(Path file) {
-        TensorArchive.Contents contents = TensorArchive.read(file);
+        return parse(file, TensorArchive.read(file));
+    }
+
+    /** A checkpoint's metadata and configuration only; its tensors are not read (empty in the result). */
+    public static Loaded loadMetadata(Path file) {
+        return parse(file, TensorArchive.readMeta(file));
+    }
+
+    private static Loaded parse(Path file, TensorArchive.Contents contents) {
         JsonNode meta;
         try {
             meta = JSON.readTree(contents.metaJson());

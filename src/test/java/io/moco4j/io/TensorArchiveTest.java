@@ -35,6 +35,9 @@ class TensorArchiveTest {
             assertEquals("<i8", c.tensor("n").dtype());
             assertEquals(0, c.tensor("n").shape().length);
             assertArrayEquals(new long[] {7}, c.tensor("n").toLongArray());
+            TensorArchive.Contents metaOnly = TensorArchive.readMeta(file);
+            assertEquals("{\"epoch\":3}", metaOnly.metaJson());
+            assertTrue(metaOnly.tensors().isEmpty(), "readMeta reads no tensor");
             NDArray back = TensorArchive.toNDArray(c.tensor("n"), m);
             assertEquals(ai.djl.ndarray.types.DataType.INT64, back.getDataType());
         }
