@@ -1,5 +1,6 @@
 package io.moco4j.data;
 
+import io.moco4j.util.Gaussians;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.GradientPaint;
@@ -340,18 +341,11 @@ public final class GeneratedScenes implements ImageDataset {
                 int o = (y * size + x) * 3;
                 for (int ch = 0; ch < 3; ch++) {
                     int v = (c >> (16 - 8 * ch)) & 0xff;
-                    out[o + ch] = (byte) clamp(v + (int) Math.round(gaussian(rng) * sigma));
+                    out[o + ch] = (byte) clamp(v + (int) Math.round(Gaussians.next(rng) * sigma));
                 }
             }
         }
         return out;
-    }
-
-    private static double gaussian(SplittableRandom rng) {
-        // Box-Muller spelled out so the images do not depend on a JDK version's nextGaussian algorithm.
-        double u = 1.0 - rng.nextDouble();
-        double v = rng.nextDouble();
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 
     private static int clamp(int v) {

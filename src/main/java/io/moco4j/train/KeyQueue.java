@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.moco4j.util.Gaussians;
 import java.util.SplittableRandom;
 
 /**
@@ -29,7 +30,7 @@ public final class KeyQueue implements AutoCloseable {
         for (int r = 0; r < size; r++) {
             double norm = 0;
             for (int c = 0; c < dim; c++) {
-                double v = gaussian(rng);
+                double v = Gaussians.next(rng);
                 values[r * dim + c] = (float) v;
                 norm += v * v;
             }
@@ -84,12 +85,5 @@ public final class KeyQueue implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
-    }
-
-    private static double gaussian(SplittableRandom rng) {
-        // Box-Muller from two uniforms; SplittableRandom has no nextGaussian on Java 17.
-        double u1 = 1.0 - rng.nextDouble();
-        double u2 = rng.nextDouble();
-        return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
     }
 }
