@@ -10,6 +10,7 @@ import io.moco4j.loss.InfoNce;
 import io.moco4j.model.Networks;
 import io.moco4j.model.NoGrad;
 import io.moco4j.model.ResNet;
+import io.moco4j.optim.Sgd;
 
 /**
  * MoCo v1/v2 (He et al. 2020; Chen et al. 2020): a query encoder trained by SGD, a key encoder that
@@ -92,6 +93,19 @@ public final class MomentumContrast implements AutoCloseable {
             queue.enqueue(symmetric ? NDArrays.concat(new NDList(k1, k2), 0) : k2);
         }
         return new StepResult(lossValue, acc[0], acc[1]);
+    }
+
+    /**
+     * One optimisation step: zeroes the query encoder's gradients (DJL accumulates them), runs {@link #step},
+     * and applies {@code sgd} at {@code lr} unless the loss is not finite (the caller then stops the run).
+     */
+    public StepResult train(NDArray view1, NDArray view2, long step, Sgd sgd, double lr) {
+        Sgd.zeroGrad(encoderQ.parameters());
+        StepResult r = step(view1, view2, step);
+        if (Float.isFinite(r.loss())) {
+            sgd.step(encoderQ.parameters(), lr);
+        }
+        return r;
     }
 
     /** Keys of {@code images}: shuffled through the key encoder (Shuffle BN), normalised, restored. */

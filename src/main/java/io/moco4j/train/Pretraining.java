@@ -226,12 +226,7 @@ public final class Pretraining {
                 NDArray v2 = batch.view(batch.views().size() > 1 ? 1 : 0);
                 v1.attach(step);
                 v2.attach(step);
-                Sgd.zeroGrad(moco.encoderQ().parameters());
-                MomentumContrast.StepResult r = moco.step(v1, v2, globalStep);
-                if (Float.isFinite(r.loss())) {
-                    sgd.step(moco.encoderQ().parameters(), lr);
-                }
-                return r;
+                return moco.train(v1, v2, globalStep, sgd, lr);
             }
         }
 

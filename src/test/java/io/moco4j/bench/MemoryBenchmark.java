@@ -43,9 +43,7 @@ public final class MemoryBenchmark {
                             NDArray v2 = batch.view(1);
                             v1.attach(sm);
                             v2.attach(sm);
-                            Sgd.zeroGrad(moco.encoderQ().parameters());
-                            moco.step(v1, v2, step);
-                            sgd.step(moco.encoderQ().parameters(), 0.06);
+                            moco.train(v1, v2, step, sgd, 0.06);
                         }
                         step++;
                         if (step % 50 == 0) {

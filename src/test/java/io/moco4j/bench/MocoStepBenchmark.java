@@ -72,9 +72,7 @@ public final class MocoStepBenchmark {
             NDArray v2 = im2.duplicate();
             v1.attach(step);
             v2.attach(step);
-            Sgd.zeroGrad(moco.encoderQ().parameters());
-            moco.step(v1, v2, i);
-            sgd.step(moco.encoderQ().parameters(), 0.06);
+            moco.train(v1, v2, i, sgd, 0.06);
         }
     }
 
