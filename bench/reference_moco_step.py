@@ -17,7 +17,8 @@ import time
 import torch
 
 
-def load_reference(notebook):
+def load_reference(notebook, stem_width=64):
+    """The notebook's ModelMoCo class; stem_width replaces the 64 output channels its CIFAR conv1 hard-codes."""
     with open(notebook) as f:
         nb = json.load(f)
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
@@ -27,6 +28,7 @@ def load_reference(notebook):
     code = "\n".join(wanted)
     code = code.split("# create model")[0]  # the cell ends by building a CUDA model; we build our own
     code = re.sub(r"\.cuda\(\)", "", code)
+    code = code.replace("nn.Conv2d(3, 64,", "nn.Conv2d(3, %d," % stem_width)
     env = {}
     exec("import torch\nimport torch.nn as nn\nfrom functools import partial\nfrom torchvision.models import resnet\n"
          + code, env)

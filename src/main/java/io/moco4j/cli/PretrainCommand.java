@@ -2,6 +2,7 @@ package io.moco4j.cli;
 
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.data.DataSources;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.Pretraining;
 import io.moco4j.train.RunDirectory;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,21 +22,21 @@ import picocli.CommandLine.Option;
 
 @Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Self-supervised MoCo pretraining of a ResNet encoder on a folder of images.",
-                "With no --data it trains on the built-in generated image set with the cpu-small preset."})
+                "With no --data it trains on the built-in generated image set with the builtin preset (cpu-small, 1024 keys)."})
 final class PretrainCommand implements Callable<Integer> {
 
     @Option(names = "--data", paramLabel = "DIR",
-            description = "Training images: a folder (class sub-folders or flat), or CIFAR binaries. Default: built-in generated set.")
+            description = "Training images: a folder (class sub-folders or flat), CIFAR binaries, or builtin[:SIZE[:COUNT]]. Default: builtin.")
     Path data;
 
-    @Option(names = "--val", paramLabel = "DIR", description = "Labeled images for the kNN monitor (train.knn_every > 0).")
+    @Option(names = "--val", paramLabel = "DIR", description = "Labeled images for the kNN monitor (train.knn_every > 0); builtin[:SIZE[:COUNT]] for the generated test split.")
     Path val;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory. Default: runs/<preset>-<date-time>.")
     Path out;
 
     @Option(names = "--preset", paramLabel = "P",
-            description = "moco-v1, moco-v2, cifar10-demo or cpu-small. Default: cpu-small without --data, moco-v2 with it.")
+            description = "moco-v1, moco-v2, cifar10-demo, cpu-small or builtin. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
     String preset;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file merged over the preset.")
@@ -63,15 +65,15 @@ final class PretrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String presetName = preset != null ? preset : data == null ? "cpu-small" : "moco-v2";
+        String presetName = preset != null ? preset : data == null || isBuiltin(data) ? "builtin" : "moco-v2";
         Map<String, String> all = new LinkedHashMap<>(overrides);
         if (epochs != null) all.put("train.epochs", epochs.toString());
         if (batchSize != null) all.put("train.batch_size", batchSize.toString());
         if (lr != null) all.put("optim.lr", lr.toString());
         if (seed != null) all.put("train.seed", seed.toString());
         if (workers != null) all.put("train.workers", workers.toString());
-        if (data != null) all.put("data.path", quoted(data.toAbsolutePath().normalize()));
-        if (val != null) all.put("data.val", quoted(val.toAbsolutePath().normalize()));
+        if (data != null) all.put("data.path", quoted(absoluteUnlessBuiltin(data)));
+        if (val != null) all.put("data.val", quoted(absoluteUnlessBuiltin(val)));
         if (unlabeled) all.put("data.unlabeled", "true");
         if (strict) all.put("data.strict", "true");
 
@@ -105,5 +107,14 @@ final class PretrainCommand implements Callable<Integer> {
     /** A path as a YAML string scalar, whatever characters it holds. */
     private static String quoted(Path p) {
         return "'" + p.toString().replace("'", "''") + "'";
+    }
+
+    /** {@code builtin[:SIZE[:COUNT]]} names the generated set (as {@link DataSources} reads it), not a path. */
+    private static boolean isBuiltin(Path p) {
+        return p.toString().strip().toLowerCase(Locale.ROOT).startsWith(DataSources.BUILTIN);
+    }
+
+    private static Path absoluteUnlessBuiltin(Path p) {
+        return isBuiltin(p) ? p : p.toAbsolutePath().normalize();
     }
 }

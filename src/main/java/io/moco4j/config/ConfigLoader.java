@@ -28,7 +28,7 @@ import java.util.stream.Collectors;
  * that names the key and the valid choices; {@link ConfigValidator} then checks values against each other.
  */
 public final class ConfigLoader {
-    public static final List<String> PRESETS = List.of("moco-v1", "moco-v2", "cifar10-demo", "cpu-small");
+    public static final List<String> PRESETS = List.of("moco-v1", "moco-v2", "cifar10-demo", "cpu-small", "builtin");
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -53,7 +53,15 @@ public final class ConfigLoader {
         if (!PRESETS.contains(name)) {
             throw new UserException("unknown preset '" + name + "'; choose one of " + String.join(", ", PRESETS));
         }
-        merge(tree, readResource(name), "");
+        JsonNode preset = readResource(name);
+        if (preset instanceof ObjectNode o && o.has("base")) {
+            // A preset may build on another one ("base: cpu-small") and change only what differs.
+            preset(o.get("base").asText());
+            o = o.deepCopy();
+            o.remove("base");
+            preset = o;
+        }
+        merge(tree, preset, "");
         return this;
     }
 

@@ -20,10 +20,16 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The built-in image set: small rendered scenes of ten object categories, generated in memory and fully determined
- * by (seed, split, index). Each scene has a random background (solid, gradient, stripes or blotches), a few
- * distractor strokes and dots, one object of the image's class with random colour, size, position and rotation,
- * and pixel noise. Colour and position carry almost no class information, so nearest neighbours on raw pixels
- * are far from perfect while an encoder that learns shape can do much better.
+ * by (seed, split, index). Each scene shows two to four objects of the image's class, each with its own random
+ * colour, size, position and rotation, on a muted solid or gradient background, with a few distractor strokes and
+ * dots and pixel noise.
+ *
+ * <p>The design follows what instance discrimination can and cannot use. Two random crops of one scene usually
+ * show different objects, so an object's colour does not tie the crops together while the class's shape does;
+ * the muted background carries little that survives colour jitter. Colour and position give the class away to
+ * neither raw pixels nor a random encoder (kNN 18% for both, chance is 10%), while the default
+ * {@code ./moco4j pretrain} encoder reaches 26.5%. (A first design, one large centred object on a busy
+ * background, let MoCo learn the background: it scored below a random encoder.)
  *
  * <p>Labels are balanced: image {@code i} has class {@code i % 10}. Images are rendered on first use and kept
  * (when they fit in {@value #CACHE_LIMIT_BYTES} bytes), so repeated epochs cost nothing. Thread-safe.
@@ -35,7 +41,6 @@ public final class GeneratedScenes implements ImageDataset {
     public static final int DEFAULT_TRAIN_COUNT = 10_000;
     public static final int DEFAULT_TEST_COUNT = 2_000;
     static final long CACHE_LIMIT_BYTES = 512L << 20;
-    private static final double POSITION_JITTER = 0.08;
     /** Minimum RGB distance between object and background colour, so the silhouette always stands out. */
     private static final double MIN_OBJECT_CONTRAST = 160;
     private static final long TRAIN_STREAM = 0x7472_6169_6eL; // "train"
@@ -131,7 +136,10 @@ public final class GeneratedScenes implements ImageDataset {
             g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
             Color background = paintBackground(g, rng);
             paintClutter(g, rng);
-            paintObject(g, rng, label(index), background);
+            int objects = 2 + rng.nextInt(3); // several, so that different crops see different objects
+            for (int i = 0; i < objects; i++) {
+                paintObject(g, rng, label(index), background);
+            }
             paintClutterOnTop(g, rng);
         } finally {
             g.dispose();
@@ -144,49 +152,28 @@ public final class GeneratedScenes implements ImageDataset {
                 (float) rng.nextDouble(0.15, 1.0));
     }
 
-    /** Paints the background and returns its dominant colour (used to keep the object visible). */
+    /** Paints a muted background and returns its mean colour (used to keep the objects visible). */
     private Color paintBackground(Graphics2D g, SplittableRandom rng) {
-        Color a = randomColor(rng);
-        Color b = randomColor(rng);
-        int kind = rng.nextInt(4);
-        switch (kind) {
-            case 0 -> {
-                g.setColor(a);
-                g.fillRect(0, 0, size, size);
-            }
-            case 1 -> {
-                double angle = rng.nextDouble(2 * Math.PI);
-                float cx = size / 2f;
-                float dx = (float) (Math.cos(angle) * size / 2);
-                float dy = (float) (Math.sin(angle) * size / 2);
-                g.setPaint(new GradientPaint(cx - dx, cx - dy, a, cx + dx, cx + dy, b));
-                g.fillRect(0, 0, size, size);
-            }
-            case 2 -> {
-                g.setColor(a);
-                g.fillRect(0, 0, size, size);
-                g.setColor(mix(a, b, rng.nextDouble(0.2, 0.6)));
-                double period = size * rng.nextDouble(0.12, 0.35);
-                AffineTransform saved = g.getTransform();
-                g.rotate(rng.nextDouble(Math.PI), size / 2.0, size / 2.0);
-                for (double x = -size; x < 2 * size; x += period) {
-                    g.fill(new Rectangle2D.Double(x, -size, period / 2, 3 * size));
-                }
-                g.setTransform(saved);
-            }
-            default -> {
-                g.setColor(a);
-                g.fillRect(0, 0, size, size);
-                int blobs = 4 + rng.nextInt(6);
-                for (int i = 0; i < blobs; i++) {
-                    g.setColor(withAlpha(randomColor(rng), rng.nextInt(60, 160)));
-                    double w = size * rng.nextDouble(0.15, 0.6);
-                    double h = size * rng.nextDouble(0.15, 0.6);
-                    g.fill(new Ellipse2D.Double(rng.nextDouble(-w / 2, size - w / 2), rng.nextDouble(-h / 2, size - h / 2), w, h));
-                }
-            }
+        Color a = mutedColor(rng);
+        Color b = mutedColor(rng);
+        if (rng.nextBoolean()) {
+            g.setColor(a);
+            g.fillRect(0, 0, size, size);
+            return a;
         }
-        return kind == 1 ? mix(a, b, 0.5) : a;
+        double angle = rng.nextDouble(2 * Math.PI);
+        float cx = size / 2f;
+        float dx = (float) (Math.cos(angle) * size / 2);
+        float dy = (float) (Math.sin(angle) * size / 2);
+        g.setPaint(new GradientPaint(cx - dx, cx - dy, a, cx + dx, cx + dy, b));
+        g.fillRect(0, 0, size, size);
+        return mix(a, b, 0.5);
+    }
+
+    /** Low saturation, so that the background's hue says little about the scene. */
+    private Color mutedColor(SplittableRandom rng) {
+        return Color.getHSBColor((float) rng.nextDouble(), (float) rng.nextDouble(0.0, 0.25),
+                (float) rng.nextDouble(0.15, 0.9));
     }
 
     /** Thin lines and small dots under the object. */
@@ -221,11 +208,9 @@ public final class GeneratedScenes implements ImageDataset {
         for (int tries = 0; tries < 20 && distance(color, background) < MIN_OBJECT_CONTRAST; tries++) {
             color = randomColor(rng);
         }
-        double r = size * rng.nextDouble(0.3, 0.4);
-        // Position varies by +-8% of the image: more than that and raw-pixel neighbours fall to chance level,
-        // which would make the set useless for telling a weak encoder from a good one.
-        double cx = size * (0.5 + rng.nextDouble(-POSITION_JITTER, POSITION_JITTER));
-        double cy = size * (0.5 + rng.nextDouble(-POSITION_JITTER, POSITION_JITTER));
+        double r = size * rng.nextDouble(0.2, 0.34);
+        double cx = rng.nextDouble(0.3 * r, size - 0.3 * r);
+        double cy = rng.nextDouble(0.3 * r, size - 0.3 * r);
         double angle = rng.nextDouble(2 * Math.PI);
         AffineTransform placement = new AffineTransform();
         placement.translate(cx, cy);
@@ -356,10 +341,6 @@ public final class GeneratedScenes implements ImageDataset {
         return new Color((int) Math.round(a.getRed() * (1 - t) + b.getRed() * t),
                 (int) Math.round(a.getGreen() * (1 - t) + b.getGreen() * t),
                 (int) Math.round(a.getBlue() * (1 - t) + b.getBlue() * t));
-    }
-
-    private static Color withAlpha(Color c, int alpha) {
-        return new Color(c.getRed(), c.getGreen(), c.getBlue(), alpha);
     }
 
     private static double distance(Color a, Color b) {

@@ -126,7 +126,14 @@ public record ResNetSpec(int depth, boolean cifarStem, double widthMultiplier, b
         List<StateSlot> slots = new ArrayList<>();
         int inplanes = stemWidth();
         int k = cifarStem ? 3 : 7;
-        conv(slots, "conv1", inplanes, 3, k);
+        if (cifarStem) {
+            // The MoCo CIFAR demo swaps in its 3x3 conv1 after torchvision has initialised the network, so that
+            // conv keeps torch.nn.Conv2d's own default init (kaiming_uniform, a = sqrt(5)): U(+-1/sqrt(fan_in)).
+            slots.add(new StateSlot("conv1.weight", new long[] {inplanes, 3, k, k}, StateSlot.Init.CONV_TORCH_DEFAULT,
+                    1.0 / Math.sqrt(3.0 * k * k), true));
+        } else {
+            conv(slots, "conv1", inplanes, 3, k);
+        }
         bn(slots, "bn1", inplanes, false);
         int[] widths = stageWidths();
         int[] blocks = blocksPerStage();

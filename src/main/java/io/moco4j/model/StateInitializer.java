@@ -23,7 +23,7 @@ final class StateInitializer {
             case ZEROS -> manager.zeros(shape);
             case COUNTER -> manager.create(0L);
             case CONV_KAIMING_FAN_OUT -> manager.create(normal(slot, seed), shape);
-            case LINEAR_DEFAULT -> manager.create(uniform(slot, seed), shape);
+            case LINEAR_DEFAULT, CONV_TORCH_DEFAULT -> manager.create(uniform(slot, seed), shape);
         };
     }
 

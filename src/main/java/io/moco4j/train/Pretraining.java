@@ -95,6 +95,9 @@ public final class Pretraining {
                         describe(cfg), data.description(), data.train().size(), cfg.train().epochs(), loader.batchesPerEpoch(),
                         request.device(), dir.root());
             }
+            int keysPerStep = cfg.train().batchSize() * (cfg.moco().symmetric() ? 2 : 1);
+            QueueCoverage.warning(cfg.moco().queueSize(), keysPerStep, loader.batchesPerEpoch(), data.train().size())
+                    .ifPresent(w -> request.out().println("Warning: " + w));
             return new Loop(request, cfg, dir, loader, monitor, metrics, sgd, moco).run(start);
         }
     }

@@ -61,6 +61,20 @@ class CliTest {
     }
 
     @Test
+    void pretrainAcceptsTheBuiltinSpecLikeTheOtherCommands(@TempDir Path tmp) throws Exception {
+        // knn/embed take builtin:SIZE:COUNT; pretrain once turned it into a missing path under the working directory.
+        Path run = tmp.resolve("run");
+        Result r = run(concat(new String[] {"pretrain", "--data", "builtin:32:24", "--val", "builtin:32:80",
+            "--out", run.toString(), "--device", "cpu"}, TINY));
+        assertEquals(0, r.code(), r.err());
+        String config = Files.readString(run.resolve("config.yaml"));
+        assertTrue(config.contains("builtin:32:24"), config);
+        assertTrue(config.contains("cifar_stem: true"),
+                "builtin data picks the builtin preset (cpu-small with a shorter queue), not moco-v2: " + config);
+        assertTrue(Files.readString(run.resolve("metrics.jsonl")).contains("knn"));
+    }
+
+    @Test
     void badInputIsOneLineAndExitCodeTwo(@TempDir Path tmp) {
         String[][] cases = {
             {"pretrain", "--data", tmp.resolve("missing").toString(), "--out", tmp.resolve("a").toString()},

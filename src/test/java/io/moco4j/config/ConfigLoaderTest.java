@@ -15,6 +15,19 @@ import org.junit.jupiter.api.io.TempDir;
 class ConfigLoaderTest {
 
     @Test
+    void theBuiltinPresetIsCpuSmallWithAShorterQueue() {
+        MocoConfig small = ConfigLoader.defaults().preset("cpu-small").build();
+        MocoConfig builtin = ConfigLoader.defaults().preset("builtin").build();
+        assertEquals(4096, small.moco().queueSize());
+        assertEquals(1024, builtin.moco().queueSize());
+        assertEquals(small.model(), builtin.model(), "everything but the queue comes from its base, cpu-small");
+        assertEquals(small.optim(), builtin.optim());
+        assertEquals(small.train(), builtin.train());
+        assertEquals(small.moco().momentum(), builtin.moco().momentum());
+        assertFalse(ConfigLoader.toYaml(builtin).contains("base"), "the base key is not a setting");
+    }
+
+    @Test
     void presetsCarryThePapersValues() {
         MocoConfig v1 = ConfigLoader.defaults().preset("moco-v1").build();
         assertEquals("resnet50", v1.model().arch());

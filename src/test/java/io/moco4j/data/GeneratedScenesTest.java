@@ -59,9 +59,10 @@ class GeneratedScenesTest {
     }
 
     @Test
-    void rawPixelNeighboursAreFarFromPerfectButAboveChance() throws IOException {
-        // Shape, not colour or layout, must be what separates the classes: raw-pixel kNN well below 90%.
+    void rawPixelNeighboursAreWeak() throws IOException {
+        // Shape, not colour or layout, must be what separates the classes, so raw pixels must not give the class
+        // away (the first design's single centred object reached 31% here, and MoCo learned its background).
         double acc = RawPixelKnn.accuracy(GeneratedScenes.train(1000, 0), GeneratedScenes.test(300, 0), 20, 10);
-        assertTrue(acc > 15 && acc < 70, "raw-pixel kNN accuracy " + acc + "%");
+        assertTrue(acc < 30, "raw-pixel kNN accuracy " + acc + "%");
     }
 }

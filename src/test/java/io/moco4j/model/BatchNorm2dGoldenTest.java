@@ -91,4 +91,63 @@ class BatchNorm2dGoldenTest {
             assertEquals(0L, bn.numBatchesTracked().getLong(), "a rejected batch changes nothing");
         }
     }
+
+    /**
+     * The golden above checks split BN's forward only. Its gradients must equal those of plain BN run on each
+     * group (samples i mod S) separately, with gamma and beta shared: that is what the demo's view + repeat does.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 4})
+    void splitBatchNormGradientsEqualPlainBatchNormPerGroup(int s) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = toNd(g.get("x"), m);
+            NDArray r = m.randomNormal(x.getShape());
+            int n = (int) x.getShape().get(0);
+            float[][] split = splitGradients(m, x, r, s);
+            float[][] grouped = perGroupGradients(m, x, r, s, n);
+            String[] names = {"weight", "bias", "x"};
+            for (int i = 0; i < 3; i++) {
+                float max = 0;
+                for (float v : grouped[i]) {
+                    max = Math.max(max, Math.abs(v));
+                }
+                assertTrue(max > 1e-3, names[i] + " gradient is not trivially zero");
+                for (int j = 0; j < grouped[i].length; j++) {
+                    assertEquals(grouped[i][j], split[i][j], 1e-4, names[i] + " gradient [" + j + "]");
+                }
+            }
+        }
+    }
+
+    private float[][] splitGradients(NDManager m, NDArray x, NDArray r, int s) {
+        BatchNorm2d bn = fresh(m);
+        NDArray xg = x.duplicate();
+        for (NDArray a : new NDArray[] {bn.weight(), bn.bias(), xg}) {
+            a.setRequiresGradient(true);
+        }
+        try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+            gc.backward(bn.forward(xg, true, s).mul(r).sum());
+        }
+        return new float[][] {bn.weight().getGradient().toFloatArray(), bn.bias().getGradient().toFloatArray(),
+            xg.getGradient().toFloatArray()};
+    }
+
+    private float[][] perGroupGradients(NDManager m, NDArray x, NDArray r, int s, int n) {
+        BatchNorm2d bn = fresh(m);
+        NDArray xg = x.duplicate();
+        for (NDArray a : new NDArray[] {bn.weight(), bn.bias(), xg}) {
+            a.setRequiresGradient(true);
+        }
+        try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+            NDArray loss = null;
+            for (int group = 0; group < s; group++) {
+                NDArray idx = m.arange(group, n, s, ai.djl.ndarray.types.DataType.INT64);
+                NDArray out = bn.forward(xg.get(idx), true, 1).mul(r.get(idx)).sum();
+                loss = loss == null ? out : loss.add(out);
+            }
+            gc.backward(loss);
+        }
+        return new float[][] {bn.weight().getGradient().toFloatArray(), bn.bias().getGradient().toFloatArray(),
+            xg.getGradient().toFloatArray()};
+    }
 }

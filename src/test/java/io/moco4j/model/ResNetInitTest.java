@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class ResNetInitTest {
 
     @Test
-    void convsAreKaimingNormalFanOutAndLinearsAreTorchDefaultUniform() {
+    void convsAreKaimingNormalFanOutAndLinearsAndTheCifarStemAreTorchDefaultUniform() {
         ResNetSpec spec = new ResNetSpec(18, true, 0.5, false, HeadSpec.mlp(0, 128), 1);
         try (NDManager root = NDManager.newBaseManager(); ResNet net = ResNet.create(spec, root, 42)) {
             int convs = 0;
@@ -27,7 +27,10 @@ class ResNetInitTest {
                 NDArray p = e.getValue();
                 long[] s = p.getShape().getShape();
                 float[] v = p.toFloatArray();
-                if (s.length == 4) {
+                if (e.getKey().equals("conv1.weight")) {
+                    convs++; // the CIFAR stem's conv1 keeps torch.nn.Conv2d's default, as in the MoCo CIFAR demo
+                    assertUniform(e.getKey(), v, 1 / Math.sqrt(s[1] * s[2] * s[3]));
+                } else if (s.length == 4) {
                     convs++;
                     double std = Math.sqrt(2.0 / (s[0] * s[2] * s[3]));
                     assertNormal(e.getKey(), v, std);
