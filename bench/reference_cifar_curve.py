@@ -68,18 +68,20 @@ def load_init(model, directory):
     model.queue.copy_(torch.from_numpy(np.load(os.path.join(directory, "queue0.npy"))).t())
 
 
-def knn_predict(feature, bank, labels, classes, k, t):
-    sim = torch.mm(feature, bank)
-    w, idx = sim.topk(k=k, dim=-1)
-    lab = torch.gather(labels.expand(feature.size(0), -1), dim=-1, index=idx)
-    w = (w / t).exp()
-    one_hot = torch.zeros(feature.size(0) * k, classes).scatter(-1, lab.view(-1, 1), 1.0)
-    scores = torch.sum(one_hot.view(feature.size(0), -1, classes) * w.unsqueeze(-1), dim=1)
-    return scores.argsort(dim=-1, descending=True)
+def load_knn_predict(notebook):
+    """The demo's own knn_predict (its kNN monitor cell), so the reference side scores exactly as the demo."""
+    with open(notebook) as f:
+        cells = ["".join(c["source"]) for c in json.load(f)["cells"] if c["cell_type"] == "code"]
+    cell = next((c for c in cells if "def knn_predict" in c), None)
+    if cell is None:
+        raise SystemExit("could not find the knn_predict cell in " + notebook)
+    env = {}
+    exec("import torch\nimport torch.nn.functional as F\n" + cell, env)  # defines test() and knn_predict()
+    return env["knn_predict"]
 
 
 @torch.no_grad()
-def knn(net, memory_loader, test_loader, k, t):
+def knn(net, memory_loader, test_loader, k, t, knn_predict):
     net.eval()
     bank, bank_labels = [], []
     for x, y in memory_loader:
@@ -114,6 +116,7 @@ def main():
 
     resnet.narrow_resnet18 = lambda num_classes, norm_layer: NarrowResNet(a.width, num_classes, norm_layer)
     ModelMoCo = load_reference(a.notebook, stem_width=int(64 * a.width))
+    knn_predict = load_knn_predict(a.notebook)
     model = ModelMoCo(dim=128, K=4096, m=0.99, T=0.1, arch="narrow_resnet18", bn_splits=8, symmetric=False)
     if a.init:
         load_init(model, a.init)
@@ -147,8 +150,8 @@ def main():
             optimizer.step()
             total += loss.item()
         trained += time.perf_counter() - t0
-        head = knn(model.encoder_q, memory, test, 200, 0.1)
-        back = knn(backbone, memory, test, 200, 0.1)
+        head = knn(model.encoder_q, memory, test, 200, 0.1, knn_predict)
+        back = knn(backbone, memory, test, 200, 0.1, knn_predict)
         print(json.dumps({"epoch": epoch, "lr": lr, "loss": total / len(train), "train_seconds": round(trained, 1),
                           "knn_head": head, "knn_backbone": back}), flush=True)
 
