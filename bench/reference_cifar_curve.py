@@ -53,6 +53,13 @@ class Pair(datasets.ImageFolder):
         return self.transform(img), self.transform(img)
 
 
+def build_reference_model(notebook, width):
+    """The notebook's ModelMoCo with our cpu-small settings and a `width` times as wide CIFAR ResNet-18."""
+    resnet.narrow_resnet18 = lambda num_classes, norm_layer: NarrowResNet(width, num_classes, norm_layer)
+    model_moco = load_reference(notebook, stem_width=int(64 * width))
+    return model_moco(dim=128, K=4096, m=0.99, T=0.1, arch="narrow_resnet18", bn_splits=8, symmetric=False)
+
+
 def load_init(model, directory):
     """Starts both encoders and the queue from MoCo4J's initial state (init_<torchvision key>.npy, queue0.npy)."""
     import numpy as np
@@ -114,10 +121,8 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
-    resnet.narrow_resnet18 = lambda num_classes, norm_layer: NarrowResNet(a.width, num_classes, norm_layer)
-    ModelMoCo = load_reference(a.notebook, stem_width=int(64 * a.width))
+    model = build_reference_model(a.notebook, a.width)
     knn_predict = load_knn_predict(a.notebook)
-    model = ModelMoCo(dim=128, K=4096, m=0.99, T=0.1, arch="narrow_resnet18", bn_splits=8, symmetric=False)
     if a.init:
         load_init(model, a.init)
     optimizer = torch.optim.SGD(model.parameters(), lr=a.lr, weight_decay=5e-4, momentum=0.9)

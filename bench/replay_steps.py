@@ -15,9 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_cifar_curve import NarrowResNet, load_init  # noqa: E402
-from reference_moco_step import load_reference  # noqa: E402
-from torchvision.models import resnet  # noqa: E402
+from reference_cifar_curve import build_reference_model, load_init  # noqa: E402
 
 
 def main():
@@ -27,9 +25,7 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     a = p.parse_args()
     torch.set_num_threads(2)
-    resnet.narrow_resnet18 = lambda num_classes, norm_layer: NarrowResNet(0.25, num_classes, norm_layer)
-    model = load_reference(a.notebook, stem_width=16)(dim=128, K=4096, m=0.99, T=0.1, arch="narrow_resnet18",
-                                                      bn_splits=8, symmetric=False)
+    model = build_reference_model(a.notebook, 0.25)
     load_init(model, a.dump)
     perm = {}
     model._batch_shuffle_single_gpu = lambda x: (x[perm["p"]], torch.argsort(perm["p"]))

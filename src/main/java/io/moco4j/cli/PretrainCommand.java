@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -109,9 +108,8 @@ final class PretrainCommand implements Callable<Integer> {
         return "'" + p.toString().replace("'", "''") + "'";
     }
 
-    /** {@code builtin[:SIZE[:COUNT]]} names the generated set (as {@link DataSources} reads it), not a path. */
     private static boolean isBuiltin(Path p) {
-        return p.toString().strip().toLowerCase(Locale.ROOT).startsWith(DataSources.BUILTIN);
+        return DataSources.isBuiltin(p.toString());
     }
 
     private static Path absoluteUnlessBuiltin(Path p) {

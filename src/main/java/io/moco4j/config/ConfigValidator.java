@@ -59,7 +59,7 @@ final class ConfigValidator {
                     + t.batchSize() + "; choose e.g. queue_size " + (mo.queueSize() / t.batchSize() + 1) * t.batchSize()
                     + " or a batch size that divides it");
         }
-        int keysPerStep = mo.symmetric() ? 2 * t.batchSize() : t.batchSize();
+        int keysPerStep = c.keysPerStep();
         if (mo.queueSize() % keysPerStep != 0) {
             throw new UserException("moco.symmetric enqueues " + keysPerStep + " keys a step, which does not divide moco.queue_size "
                     + mo.queueSize() + "; double the queue or halve the batch");

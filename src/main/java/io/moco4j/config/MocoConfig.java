@@ -8,6 +8,11 @@ import java.util.List;
  */
 public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data data) {
 
+    /** Keys the queue takes each step: the batch's, twice over with the symmetric loss. */
+    public int keysPerStep() {
+        return moco.symmetric() ? 2 * train.batchSize() : train.batchSize();
+    }
+
     public record Model(String arch, boolean cifarStem, double width, boolean zeroInitResidual, String head,
                         int headHidden, int dim) {}
 

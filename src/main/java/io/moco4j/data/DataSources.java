@@ -30,14 +30,18 @@ public final class DataSources {
 
     private DataSources() {}
 
+    /** Whether {@code spec} names the generated set ({@code builtin[:SIZE[:COUNT]]}) rather than a path. */
+    public static boolean isBuiltin(String spec) {
+        return spec.strip().toLowerCase(Locale.ROOT).startsWith(BUILTIN);
+    }
+
     /** The training images of {@code pathOrBuiltin}. */
     public static ImageDataset open(String pathOrBuiltin, boolean unlabeled, boolean strict) {
         return open(pathOrBuiltin, DataSplit.TRAIN, unlabeled, strict);
     }
 
     public static ImageDataset open(String pathOrBuiltin, DataSplit split, boolean unlabeled, boolean strict) {
-        if (pathOrBuiltin == null || pathOrBuiltin.isBlank()
-                || pathOrBuiltin.strip().toLowerCase(Locale.ROOT).startsWith(BUILTIN)) {
+        if (pathOrBuiltin == null || pathOrBuiltin.isBlank() || isBuiltin(pathOrBuiltin)) {
             return builtin(pathOrBuiltin == null ? BUILTIN : pathOrBuiltin.strip(), split);
         }
         Path path = Path.of(pathOrBuiltin);

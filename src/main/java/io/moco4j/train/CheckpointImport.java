@@ -249,7 +249,7 @@ public final class CheckpointImport {
         if (p < 0 || p >= size) {
             throw new UserException("queue_ptr " + p + " is outside the queue of " + size + " keys; the file is inconsistent");
         }
-        int perStep = cfg.moco().symmetric() ? 2 * cfg.train().batchSize() : cfg.train().batchSize();
+        int perStep = cfg.keysPerStep();
         if (p % perStep != 0) {
             throw new UserException("queue_ptr " + p + " is not a multiple of the " + perStep + " keys enqueued per step,"
                     + " so the queue cannot continue; pass --set train.batch_size=B with B dividing " + p);

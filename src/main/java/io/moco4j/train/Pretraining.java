@@ -85,7 +85,7 @@ public final class Pretraining {
              ViewLoader loader = data.trainLoader(cfg);
              EpochEvaluator monitor = data.knnMonitor(cfg);
              MetricsLog metrics = new MetricsLog(dir.metrics());
-             Sgd sgd = new Sgd(new SgdConfig(cfg.optim().momentum(), cfg.optim().weightDecay(), 0, cfg.optim().nesterov()));
+             Sgd sgd = optimizer(cfg);
              MomentumContrast moco = resumeFrom == null ? fresh(cfg, root) : restored(cfg, root, resumeFrom, sgd)) {
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
             if (resumeFrom != null) {
@@ -95,8 +95,7 @@ public final class Pretraining {
                         describe(cfg), data.description(), data.train().size(), cfg.train().epochs(), loader.batchesPerEpoch(),
                         request.device(), dir.root());
             }
-            int keysPerStep = cfg.train().batchSize() * (cfg.moco().symmetric() ? 2 : 1);
-            QueueCoverage.warning(cfg.moco().queueSize(), keysPerStep, loader.batchesPerEpoch(), data.train().size())
+            QueueCoverage.warning(cfg.moco().queueSize(), cfg.keysPerStep(), loader.batchesPerEpoch(), data.train().size())
                     .ifPresent(w -> request.out().println("Warning: " + w));
             return new Loop(request, cfg, dir, loader, monitor, metrics, sgd, moco).run(start);
         }
@@ -108,7 +107,13 @@ public final class Pretraining {
                 cfg.moco().queueSize(), cfg.moco().momentum(), cfg.moco().temperature(), cfg.train().batchSize());
     }
 
-    private static MomentumContrast fresh(MocoConfig cfg, NDManager root) {
+    /** The query encoder's SGD as {@code optim.*} configures it. */
+    public static Sgd optimizer(MocoConfig cfg) {
+        return new Sgd(new SgdConfig(cfg.optim().momentum(), cfg.optim().weightDecay(), 0, cfg.optim().nesterov()));
+    }
+
+    /** A new run's encoders and queue, initialised from {@code train.seed} (tools replaying a run start here too). */
+    public static MomentumContrast fresh(MocoConfig cfg, NDManager root) {
         long seed = cfg.train().seed();
         ResNet q = Encoders.create(cfg, root, seed);
         ResNet k = Encoders.create(cfg, root, seed);
