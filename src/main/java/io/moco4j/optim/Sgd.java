@@ -28,7 +28,7 @@ import java.util.Map;
  * parameter that received no backward pass as having a zero gradient, so it still gets weight decay
  * and momentum, as torch does after {@code zero_grad(set_to_none=False)}.
  */
-public final class Sgd implements AutoCloseable {
+public final class Sgd implements Optimizer {
     private final SgdConfig config;
     private final WeightDecayRule decayRule;
     private final Map<String, NDArray> buffers = new LinkedHashMap<>();
@@ -55,6 +55,7 @@ public final class Sgd implements AutoCloseable {
      * reading {@link NDArray#getGradient()}. Keys name the parameters (state_dict keys) and key the
      * momentum buffers, so they must be stable from step to step.
      */
+    @Override
     public void step(Map<String, NDArray> params, double lr) {
         ensureOpen();
         if (!(lr >= 0) || Double.isInfinite(lr)) {
@@ -141,15 +142,18 @@ public final class Sgd implements AutoCloseable {
      * map and its arrays are live views owned by this optimizer: copy them to keep them past the next
      * step or {@link #close()}.
      */
+    @Override
     public Map<String, NDArray> state() {
         return Collections.unmodifiableMap(buffers);
     }
 
     /** Number of {@link #step} calls so far (or as restored by {@link #setStepCount}). */
+    @Override
     public long stepCount() {
         return stepCount;
     }
 
+    @Override
     public void setStepCount(long steps) {
         if (steps < 0) {
             throw new IllegalArgumentException("step count must be >= 0, got " + steps);
@@ -163,6 +167,7 @@ public final class Sgd implements AutoCloseable {
      * trajectory of an uninterrupted run. Buffers on another device move to the parameters' device
      * at the next step; shapes are checked then.
      */
+    @Override
     public void loadState(Map<String, NDArray> state) {
         ensureOpen();
         clearBuffers();
