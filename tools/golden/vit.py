@@ -108,11 +108,13 @@ def init_stats(vits):
 
 
 def write_npz(name, arrays):
-    np.savez_compressed(os.path.join(OUT, name), **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    np.savez_compressed(os.path.join(OUT, name), **{k: np.asarray(v) for k, v in arrays.items()})  # ascontiguousarray would make 0-dim 1-dim
 
 
 def np32(t):
-    return t.detach().cpu().to(torch.float32).numpy() if t.is_floating_point() else t.detach().cpu().numpy()
+    """A copy (numpy() of a CPU tensor shares its memory, and the optimizer updates parameters in place)."""
+    t = t.detach().cpu()
+    return (t.to(torch.float32) if t.is_floating_point() else t).numpy().copy()
 
 
 def forward_golden(vits, meta):
