@@ -22,7 +22,7 @@ import java.util.Map;
  * sub-manager frees them. Parameters start without gradients; call
  * {@link Networks#setRequiresGradient(Network, boolean)} for the encoder that is trained.
  */
-public final class ResNet implements Network {
+public final class ResNet implements Encoder {
     private final ResNetSpec spec;
     private final NDManager manager;
     private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
@@ -96,6 +96,7 @@ public final class ResNet implements Network {
     }
 
     /** Flattened global-average-pooled backbone output (N, featureDim), attached to {@code x}'s manager. */
+    @Override
     public NDArray features(NDArray x, boolean training) {
         checkInput(x);
         int s = bnSplits;
@@ -130,10 +131,12 @@ public final class ResNet implements Network {
         }
     }
 
+    @Override
     public int featureDim() {
         return spec.featureDim();
     }
 
+    @Override
     public int outputDim() {
         return spec.outputDim();
     }
@@ -233,6 +236,11 @@ public final class ResNet implements Network {
     @Override
     public void close() {
         manager.close();
+    }
+
+    @Override
+    public String describe() {
+        return toString();
     }
 
     @Override
