@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.io.HostTensor;
 import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.io.TensorArchive;
 import io.moco4j.model.Encoder;
@@ -144,9 +145,26 @@ public final class Checkpoints {
      */
     public static void write(Path file, MocoConfig config, Kind kind, Map<String, NDArray> tensors, TrainingProgress progress,
                              int queuePointer, long optimizerSteps, ObjectNode origin) throws IOException {
-        if (!tensors.keySet().stream().allMatch(k -> k.startsWith(Q) || kind == Kind.PRETRAINING)) {
+        requireKind(kind, tensors.keySet());
+        TensorArchive.write(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin), tensors);
+    }
+
+    /** As {@link #write}, straight from host tensors (imports of large PyTorch files: no second copy in memory). */
+    public static void writeHost(Path file, MocoConfig config, Kind kind, Map<String, HostTensor> tensors,
+                                 TrainingProgress progress, int queuePointer, long optimizerSteps, ObjectNode origin)
+            throws IOException {
+        requireKind(kind, tensors.keySet());
+        TensorArchive.writeHost(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin), tensors);
+    }
+
+    private static void requireKind(Kind kind, java.util.Set<String> names) {
+        if (!names.stream().allMatch(k -> k.startsWith(Q) || kind == Kind.PRETRAINING)) {
             throw new IllegalArgumentException("an encoder checkpoint holds encoder_q.* tensors only");
         }
+    }
+
+    private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
+                                   long optimizerSteps, ObjectNode origin) throws IOException {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -164,7 +182,7 @@ public final class Checkpoints {
         if (origin != null) {
             meta.set("origin", origin);
         }
-        TensorArchive.write(file, JSON.writeValueAsString(meta), tensors);
+        return JSON.writeValueAsString(meta);
     }
 
     public static Loaded load(Path file) {
