@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.moco4j.util.UserException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -184,48 +183,9 @@ public final class ResNet implements Encoder {
      */
     @Override
     public void loadStateDict(Map<String, NDArray> source, boolean strict) {
-        if (strict) {
-            List<String> missing = new ArrayList<>();
-            for (String k : state.keySet()) {
-                if (!source.containsKey(k)) {
-                    missing.add(k);
-                }
-            }
-            List<String> unexpected = new ArrayList<>();
-            for (String k : source.keySet()) {
-                if (!state.containsKey(k)) {
-                    unexpected.add(k);
-                }
-            }
-            if (!missing.isEmpty() || !unexpected.isEmpty()) {
-                throw new UserException("state dict does not match ResNet-" + spec.depth() + " with head "
-                        + spec.head().kind() + ": missing " + abbreviate(missing) + ", unexpected "
-                        + abbreviate(unexpected) + "; check depth, head and key prefixes, or load non-strictly");
-            }
-        }
-        for (Map.Entry<String, NDArray> e : source.entrySet()) {
-            NDArray dst = state.get(e.getKey());
-            if (dst != null && !dst.getShape().equals(e.getValue().getShape())) {
-                throw new UserException("state dict tensor " + e.getKey() + " has shape "
-                        + Arrays.toString(e.getValue().getShape().getShape()) + " but the model expects "
-                        + Arrays.toString(dst.getShape().getShape()) + "; check depth, width, stem and head settings");
-            }
-        }
-        try (NoGrad ignored = NoGrad.enter()) {
-            for (Map.Entry<String, NDArray> e : source.entrySet()) {
-                NDArray dst = state.get(e.getKey());
-                if (dst != null) {
-                    Tensors.copyInto(dst, e.getValue());
-                }
-            }
-        }
-    }
-
-    private static String abbreviate(List<String> keys) {
-        if (keys.size() <= 4) {
-            return keys.toString();
-        }
-        return keys.subList(0, 4) + " and " + (keys.size() - 4) + " more";
+        StateDicts.load(state, source, strict, "ResNet-" + spec.depth() + " with head " + spec.head().kind(),
+                "check depth, head and key prefixes, or load non-strictly",
+                "check depth, width, stem and head settings");
     }
 
     @Override
