@@ -58,6 +58,11 @@ class VitSpecTest {
             m = message(() -> vit.loadStateDict(Map.of("cls_token", root.zeros(new Shape(1, 1, 16))), true));
             assertTrue(m.contains("missing") && m.contains("pos_embed"), m);
         }
+        try (NDManager root = NDManager.newBaseManager();
+                ResNet net = ResNet.create(new ResNetSpec(18, true, 1.0 / 16, false, HeadSpec.none(), 1), root, 1)) {
+            String m = message(() -> net.loadStateDict(Map.of("cls_token", root.zeros(new Shape(1, 1, 16))), false));
+            assertTrue(m.contains("Vision Transformer") && m.contains("ResNet-18"), m);
+        }
     }
 
     private static String message(Runnable r) {
