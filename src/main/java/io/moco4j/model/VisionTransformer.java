@@ -27,27 +27,26 @@ import org.slf4j.LoggerFactory;
  * the feature the official {@code MoCo_ViT} feeds to {@code head} (the projector, which the engine owns and names
  * {@code head.*}) and {@code main_lincls.py} classifies.
  *
- * <p>Trained vs frozen: {@link #parameters()} holds only the tensors that are trained. The official code keeps
- * {@code pos_embed} (always) and, with {@code stop_grad_conv1}, {@code patch_embed.proj.weight/bias} as
- * {@code nn.Parameter}s with {@code requires_grad=False}; here they are in {@link #buffers()} and listed by
- * {@link #frozenParameters()}. So {@link Networks#setRequiresGradient} never un-freezes them and an optimizer
- * given {@code parameters()} never sees them (torch's AdamW skips them too: they get no gradient).
- * {@link Networks#momentumUpdate} averages {@code parameters()} only; the official update also walks the frozen
- * ones, which changes them by float rounding at most since both encoders start with the same values. An engine
- * that wants those rounding bits too averages {@code frozenParameters()} as well.
+ * <p>Trained vs frozen, as in torch: {@link #parameters()} is every {@code nn.Parameter} of the official model, i.e.
+ * the whole state (timm's ViT has no buffers, so {@link #buffers()} is empty), and is what the momentum update
+ * averages (the official update walks all of {@code parameters()}). {@link #trainableParameters()} leaves out those
+ * with {@code requires_grad=False}: {@code pos_embed} always and, with {@code stop_grad_conv1},
+ * {@code patch_embed.proj.weight/bias} ({@link #frozenParameters()}). Give only {@code trainableParameters()}
+ * gradients and the optimizer (as {@code train.MomentumContrast} does); torch's AdamW skips the frozen ones too,
+ * as they never get a gradient. {@link Networks#setRequiresGradient} would un-freeze them: do not use it on a ViT.
  *
  * <p>Images of any size whose sides divide by the patch size run; at a grid other than the built one the sin-cos
  * embedding is recomputed for that grid (logged once per grid) and cached. Memory: parameters live in this
  * network's manager; forward results and temporaries in the input's manager, so a per-step sub-manager frees them.
  */
-public final class VisionTransformer implements Network {
+public final class VisionTransformer implements Encoder {
     private static final Logger LOG = LoggerFactory.getLogger(VisionTransformer.class);
 
     private final VitSpec spec;
     private final NDManager manager;
     private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
-    private final LinkedHashMap<String, NDArray> parameters = new LinkedHashMap<>();
-    private final LinkedHashMap<String, NDArray> buffers = new LinkedHashMap<>();
+    private final LinkedHashMap<String, NDArray> trainable = new LinkedHashMap<>();
+    private final LinkedHashMap<String, NDArray> frozen = new LinkedHashMap<>();
     private final NDArray clsToken;
     private final NDArray posEmbed;
     private final NDArray patchWeight;
@@ -64,7 +63,7 @@ public final class VisionTransformer implements Network {
             NDArray a = StateInitializer.create(slot, manager, seed);
             a.setName(slot.key());
             state.put(slot.key(), a);
-            (slot.parameter() ? parameters : buffers).put(slot.key(), a);
+            (spec.isFrozen(slot.key()) ? frozen : trainable).put(slot.key(), a);
         }
         clsToken = state.get("cls_token");
         posEmbed = state.get("pos_embed");
@@ -91,14 +90,18 @@ public final class VisionTransformer implements Network {
         }
     }
 
-    /** The cls feature (N, D); {@code training} changes nothing (no dropout, no BatchNorm). */
+    /** The cls feature (N, D), the same as {@link #features}: this backbone has no head of its own. */
     @Override
     public NDArray forward(NDArray x, boolean training) {
-        return features(x);
+        return features(x, training);
     }
 
-    /** Images (N, 3, H, W) to the cls token after the final LayerNorm, (N, D), attached to {@code x}'s manager. */
-    public NDArray features(NDArray x) {
+    /**
+     * Images (N, 3, H, W) to the cls token after the final LayerNorm, (N, D), attached to {@code x}'s manager.
+     * {@code training} changes nothing (no dropout, drop-path or BatchNorm).
+     */
+    @Override
+    public NDArray features(NDArray x, boolean training) {
         int[] grid = checkInput(x);
         NDManager caller = x.getManager();
         long n = x.getShape().get(0);
@@ -171,38 +174,39 @@ public final class VisionTransformer implements Network {
         return spec;
     }
 
-    /** Width of {@link #forward}'s output, the embedding dimension D. */
+    /** Width of the features, the embedding dimension D (the projector's input). */
+    @Override
     public int featureDim() {
         return spec.featureDim();
     }
 
-    /** Trained tensors, in state_dict order (no {@code pos_embed}; no patch conv with stop-grad). */
+    /** The same as {@link #featureDim()}: no head. */
+    @Override
+    public int outputDim() {
+        return spec.featureDim();
+    }
+
+    /** Every {@code nn.Parameter} of the official model (the whole state), in state_dict order. */
     @Override
     public LinkedHashMap<String, NDArray> parameters() {
-        return new LinkedHashMap<>(parameters);
+        return new LinkedHashMap<>(state);
     }
 
-    /** The fixed tensors: {@code pos_embed}, and the patch conv with stop-grad (see {@link #frozenParameters()}). */
+    /** The parameters with {@code requires_grad=True} in the official model, in state_dict order. */
+    @Override
+    public LinkedHashMap<String, NDArray> trainableParameters() {
+        return new LinkedHashMap<>(trainable);
+    }
+
+    /** {@link #parameters()} that are never trained: {@code pos_embed}, and the patch conv with stop-grad. */
+    public LinkedHashMap<String, NDArray> frozenParameters() {
+        return new LinkedHashMap<>(frozen);
+    }
+
+    /** None: timm's ViT has no buffers. */
     @Override
     public LinkedHashMap<String, NDArray> buffers() {
-        return new LinkedHashMap<>(buffers);
-    }
-
-    /**
-     * The tensors that are {@code nn.Parameter}s with {@code requires_grad=False} in the official model: never
-     * trained, never given to the optimizer; exported and imported like any parameter. For a ViT these are all of
-     * {@link #buffers()} (timm's ViT has no true buffers).
-     */
-    public LinkedHashMap<String, NDArray> frozenParameters() {
-        return new LinkedHashMap<>(buffers);
-    }
-
-    /**
-     * Every tensor in the order of the official {@code model.parameters()} (for a ViT, every state_dict entry is
-     * an {@code nn.Parameter}): the order torch optimizer state dicts index positions by.
-     */
-    public List<String> torchParameterOrder() {
-        return new ArrayList<>(state.keySet());
+        return new LinkedHashMap<>();
     }
 
     @Override
@@ -225,56 +229,17 @@ public final class VisionTransformer implements Network {
             throw new UserException("the state dict is a ResNet's (conv1.*, layer1.*) but the model is a ViT ("
                     + spec + "); choose a ResNet backbone for this checkpoint or a ViT checkpoint for this model");
         }
-        if (strict) {
-            List<String> missing = new ArrayList<>();
-            for (String k : state.keySet()) {
-                if (!source.containsKey(k)) {
-                    missing.add(k);
-                }
-            }
-            List<String> unexpected = new ArrayList<>();
-            for (String k : source.keySet()) {
-                if (!state.containsKey(k)) {
-                    unexpected.add(k);
-                }
-            }
-            if (!missing.isEmpty() || !unexpected.isEmpty()) {
-                throw new UserException("state dict does not match " + spec + ": missing " + abbreviate(missing)
-                        + ", unexpected " + abbreviate(unexpected)
-                        + "; check width, depth and key prefixes (strip head.* and module.*), or load non-strictly");
-            }
+        NDArray pe = source.get("pos_embed");
+        if (pe != null && !pe.getShape().equals(posEmbed.getShape())) { // the one shape mismatch with its own fix
+            long side = Math.round(Math.sqrt(pe.getShape().get(1) - 1)) * spec.patchSize();
+            throw new UserException("pos_embed has shape " + Arrays.toString(pe.getShape().getShape()) + " but " + spec
+                    + " expects " + Arrays.toString(posEmbed.getShape().getShape()) + ": the checkpoint was built for"
+                    + " about " + side + "-px images; build the model with that image size (it still runs on other"
+                    + " sizes, recomputing the embedding)");
         }
-        for (Map.Entry<String, NDArray> e : source.entrySet()) {
-            NDArray dst = state.get(e.getKey());
-            if (dst != null && !dst.getShape().equals(e.getValue().getShape())) {
-                String got = Arrays.toString(e.getValue().getShape().getShape());
-                String want = Arrays.toString(dst.getShape().getShape());
-                if (e.getKey().equals("pos_embed")) {
-                    long patches = e.getValue().getShape().get(1) - 1;
-                    long side = Math.round(Math.sqrt(patches)) * spec.patchSize();
-                    throw new UserException("pos_embed has shape " + got + " but " + spec + " expects " + want
-                            + ": the checkpoint was built for about " + side + "-px images; build the model with that"
-                            + " image size (it still runs on other sizes, recomputing the embedding)");
-                }
-                throw new UserException("state dict tensor " + e.getKey() + " has shape " + got + " but " + spec
-                        + " expects " + want + "; check width, depth, heads, patch size and MLP ratio");
-            }
-        }
-        try (NoGrad ignored = NoGrad.enter()) {
-            for (Map.Entry<String, NDArray> e : source.entrySet()) {
-                NDArray dst = state.get(e.getKey());
-                if (dst != null) {
-                    Tensors.copyInto(dst, e.getValue());
-                }
-            }
-        }
-    }
-
-    private static String abbreviate(List<String> keys) {
-        if (keys.size() <= 4) {
-            return keys.toString();
-        }
-        return keys.subList(0, 4) + " and " + (keys.size() - 4) + " more";
+        StateDicts.load(state, source, strict, spec.toString(),
+                "check width, depth and key prefixes (strip module.* and head.*), or load non-strictly",
+                "check width, depth, heads, patch size and MLP ratio");
     }
 
     @Override
@@ -285,6 +250,11 @@ public final class VisionTransformer implements Network {
     @Override
     public void close() {
         manager.close();
+    }
+
+    @Override
+    public String describe() {
+        return spec.toString();
     }
 
     @Override

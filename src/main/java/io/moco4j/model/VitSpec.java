@@ -122,7 +122,7 @@ public record VitSpec(int imageSize, int patchSize, int width, int depth, int he
     public long parameterCount() {
         long n = 0;
         for (StateSlot s : layout()) {
-            if (s.parameter()) {
+            if (!isFrozen(s.key())) {
                 n += s.size();
             }
         }
@@ -130,22 +130,30 @@ public record VitSpec(int imageSize, int patchSize, int width, int depth, int he
     }
 
     /**
+     * Whether a state key is an {@code nn.Parameter} the official model never trains ({@code requires_grad=False}):
+     * {@code pos_embed} always, {@code patch_embed.proj.*} with stop-grad.
+     */
+    public boolean isFrozen(String key) {
+        return key.equals("pos_embed") || (stopGradConv1 && key.startsWith("patch_embed.proj."));
+    }
+
+    /**
      * The state in timm's {@code state_dict()} order: the module's own {@code cls_token} and {@code pos_embed}
      * first, then {@code patch_embed}, {@code blocks.i}, {@code norm}. Each initialisation is vits.py's: Linear
      * biases 0, qkv weight U(+-sqrt(6 / (D + D))) (Q, K and V each a D x D xavier), other Linear weights
      * xavier-uniform, cls token N(0, 1e-6), patch conv U(+-sqrt(6 / (3 p p + D))) with bias 0, LayerNorm 1 / 0.
-     * {@code pos_embed} is an {@code nn.Parameter} with {@code requires_grad=False} in the official code: here a
-     * non-trained slot, as is the patch conv under stop-grad.
+     * Every slot is an {@code nn.Parameter} as in timm (which has no buffers); {@link #isFrozen} says which are
+     * not trained.
      */
     List<StateSlot> layout() {
         List<StateSlot> slots = new ArrayList<>();
         long d = width;
         slots.add(new StateSlot("cls_token", new long[] {1, 1, d}, StateSlot.Init.NORMAL, 1e-6, true));
-        slots.add(new StateSlot("pos_embed", new long[] {1, tokens(), d}, StateSlot.Init.SINCOS_2D, 0, false));
+        slots.add(new StateSlot("pos_embed", new long[] {1, tokens(), d}, StateSlot.Init.SINCOS_2D, 0, true));
         double patchBound = Math.sqrt(6.0 / (3.0 * patchSize * patchSize + d));
         slots.add(new StateSlot("patch_embed.proj.weight", new long[] {d, 3, patchSize, patchSize},
-                StateSlot.Init.UNIFORM, patchBound, !stopGradConv1));
-        slots.add(new StateSlot("patch_embed.proj.bias", new long[] {d}, StateSlot.Init.ZEROS, 0, !stopGradConv1));
+                StateSlot.Init.UNIFORM, patchBound, true));
+        slots.add(new StateSlot("patch_embed.proj.bias", new long[] {d}, StateSlot.Init.ZEROS, 0, true));
         long hidden = d * mlpRatio;
         for (int b = 0; b < depth; b++) {
             String p = "blocks." + b + ".";

@@ -8,9 +8,9 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.moco4j.model.Networks;
 import io.moco4j.model.VisionTransformer;
 import io.moco4j.model.VitSpec;
+import io.moco4j.util.Gradients;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,7 +38,7 @@ public final class VitBenchmark {
         int steps = Integer.parseInt(args[2]);
         int warmup = Integer.parseInt(args[3]);
         try (NDManager root = NDManager.newBaseManager(); VisionTransformer vit = VisionTransformer.create(spec, root, 0)) {
-            Networks.setRequiresGradient(vit, true);
+            vit.trainableParameters().values().forEach(p -> p.setRequiresGradient(true));
             NDArray x = root.randomNormal(new Shape(batch, 3, spec.imageSize(), spec.imageSize()));
             List<Double> times = new ArrayList<>();
             for (int i = 0; i < warmup + steps; i++) {
@@ -60,7 +60,7 @@ public final class VitBenchmark {
         try (NDManager step = x.getManager().newSubManager()) {
             NDArray in = x.duplicate();
             in.attach(step);
-            Networks.zeroGradients(vit);
+            Gradients.zero(vit.trainableParameters().values());
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 gc.backward(vit.forward(in, true).sum());
             }

@@ -67,9 +67,9 @@ class VisionTransformerGoldenTest {
         List<String> trainable = new ArrayList<>();
         expected.get("trainable").forEach(k -> trainable.add(k.asText()));
         List<String> ours = new ArrayList<>();
-        for (StateSlot s : spec.layout()) {
-            if (s.parameter()) {
-                ours.add(s.key());
+        for (String k : shapes.keySet()) {
+            if (!spec.isFrozen(k)) {
+                ours.add(k);
             }
         }
         assertEquals(trainable, ours, spec + ": trained tensors (requires_grad) with stop_grad_conv1");
@@ -80,14 +80,14 @@ class VisionTransformerGoldenTest {
         Map<String, NpyArray> g = Golden.npz("vit/forward.npz");
         try (NDManager root = NDManager.newBaseManager(); VisionTransformer vit = VisionTransformer.create(tiny(false), root, 3)) {
             vit.loadStateDict(TensorAsserts.group(g, "state", root), true);
-            assertTrue(vit.parameters().containsKey("patch_embed.proj.weight"), "trainable patch conv without stop-grad");
-            assertFalse(vit.parameters().containsKey("pos_embed"), "pos_embed is never trained");
+            assertTrue(vit.trainableParameters().containsKey("patch_embed.proj.weight"), "trained without stop-grad");
+            assertFalse(vit.trainableParameters().containsKey("pos_embed"), "pos_embed is never trained");
             try (NDManager step = root.newSubManager()) {
                 NDArray x = TensorAsserts.toNd(g.get("x"), step);
                 assertClose("eval features", g.get("out"), vit.forward(x, false), TOL);
                 x.setRequiresGradient(true);
                 NDArray r = TensorAsserts.toNd(g.get("r"), step);
-                Networks.setRequiresGradient(vit, true);
+                train(vit);
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     NDArray out = vit.forward(x, true);
                     NDArray loss = out.mul(r).sum();
@@ -98,7 +98,7 @@ class VisionTransformerGoldenTest {
                 }
                 assertClose("d loss / d x", g.get("grad_x"), x.getGradient(), TOL);
                 int checked = 0;
-                for (Map.Entry<String, NDArray> e : vit.parameters().entrySet()) {
+                for (Map.Entry<String, NDArray> e : vit.trainableParameters().entrySet()) {
                     assertClose("d loss / d " + e.getKey(), g.get("grad/" + e.getKey()),
                             Networks.gradient(e.getValue(), step), TOL);
                     checked++;
@@ -128,11 +128,19 @@ class VisionTransformerGoldenTest {
         try (NDManager root = NDManager.newBaseManager(); VisionTransformer vit = VisionTransformer.create(tiny(true), root, 3)) {
             assertEquals(List.of("pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias"),
                     new ArrayList<>(vit.frozenParameters().keySet()));
-            assertFalse(vit.parameters().containsKey("patch_embed.proj.weight"));
-            assertEquals(new ArrayList<>(vit.stateDict().keySet()), vit.torchParameterOrder());
-            Networks.setRequiresGradient(vit, true);
+            assertFalse(vit.trainableParameters().containsKey("patch_embed.proj.weight"));
+            assertEquals(new ArrayList<>(vit.stateDict().keySet()), new ArrayList<>(vit.parameters().keySet()),
+                    "every tensor is an nn.Parameter, in state_dict order (the official parameters() order)");
+            assertTrue(vit.buffers().isEmpty());
+            assertEquals(vit.spec().parameterCount(), vit.trainableParameters().values().stream().mapToLong(NDArray::size).sum());
+            train(vit);
             assertFalse(vit.stateDict().get("patch_embed.proj.weight").hasGradient(), "frozen stays frozen");
         }
+    }
+
+    /** What the engine does: gradients for the trainable parameters only. */
+    static void train(VisionTransformer vit) {
+        vit.trainableParameters().values().forEach(p -> p.setRequiresGradient(true));
     }
 
     static VitSpec tiny(boolean stopGrad) {
