@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ViT backbone forward+backward throughput of MoCo4J vs the official vits.py model on PyTorch, alternated in one run,
 # with the share of time in the attention core. Usage: bench/run-vit-benchmark.sh MOCO_V3_DIR TIMM_DIR [BATCH ...]
-# (SIZE=vit_cifar_tiny ROUNDS=2 STEPS=5 by default). Needs Debian's python3-torch (1.13).
+# (SIZE=vit_cifar_tiny ROUNDS=2 STEPS=5 by default). Needs Debian's python3-torch (1.13) and libopenblas0-pthread:
+# without it that torch falls back to the reference BLAS and its linears are several times slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 moco_v3="$1"; timm="$2"; shift 2

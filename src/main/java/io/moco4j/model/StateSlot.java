@@ -4,7 +4,8 @@ package io.moco4j.model;
  * One named tensor of a network's state: its state_dict key, shape, how it is initialised and whether it
  * is a trainable parameter or a buffer. {@code scale} is the normal's standard deviation for
  * {@link Init#CONV_KAIMING_FAN_OUT} and {@link Init#NORMAL} and the uniform bound for
- * {@link Init#LINEAR_DEFAULT}, {@link Init#CONV_TORCH_DEFAULT} and {@link Init#UNIFORM} (unused otherwise). The layout of a network is a list of these in state_dict order.
+ * {@link Init#LINEAR_DEFAULT}, {@link Init#CONV_TORCH_DEFAULT} and {@link Init#UNIFORM} (unused otherwise).
+ * The layout of a network is a list of these in state_dict order.
  */
 record StateSlot(String key, long[] shape, Init init, double scale, boolean parameter) {
 
