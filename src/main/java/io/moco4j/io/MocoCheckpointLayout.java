@@ -205,7 +205,36 @@ public final class MocoCheckpointLayout {
         String lastConv = bottleneck ? "layer4." + (counts.get(3) - 1) + ".conv3.weight" : "layer4." + (counts.get(3) - 1) + ".conv2.weight";
         long[] last = shapes.get(lastConv);
         int featureDim = last == null ? stem * 8 * (bottleneck ? 4 : 1) : (int) last[0];
-        return new ResNetShape(depth, stem, stem / 64.0, conv1[2] == 3, featureDim);
+        return new ResNetShape(depth, stem, widthMultiplier(shapes, stem), conv1[2] == 3, featureDim);
+    }
+
+    /**
+     * The width multiplier that reproduces every stage's width under ResNetSpec's rounding ({@code round(base * w)},
+     * bases 64 (stem), 64, 128, 256, 512): the shortest decimal in the intersection of the intervals each stage allows.
+     * For narrow models stem / 64 alone is ambiguous (x0.025 has a 2-wide stem, as x0.03125 does, but 3-wide layer2).
+     */
+    static double widthMultiplier(Map<String, long[]> shapes, int stem) {
+        double lo = (stem - 0.5) / 64;
+        double hi = (stem + 0.5) / 64;
+        int[] bases = {64, 128, 256, 512};
+        for (int stage = 0; stage < 4; stage++) {
+            long[] conv = shapes.get("layer" + (stage + 1) + ".0.conv1.weight");
+            if (conv != null) {
+                lo = Math.max(lo, (conv[0] - 0.5) / bases[stage]);
+                hi = Math.min(hi, (conv[0] + 0.5) / bases[stage]);
+            }
+        }
+        if (stem / 64.0 >= lo && stem / 64.0 < hi) {
+            return stem / 64.0;
+        }
+        for (int digits = 1; digits <= 9 && lo < hi; digits++) {
+            double scale = Math.pow(10, digits);
+            double candidate = Math.ceil(lo * scale - 1e-9) / scale;
+            if (candidate >= lo && candidate < hi) {
+                return candidate;
+            }
+        }
+        return stem / 64.0;
     }
 
     public static Map<String, long[]> shapes(Map<String, HostTensor> sd) {
