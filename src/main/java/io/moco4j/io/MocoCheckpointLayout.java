@@ -119,7 +119,8 @@ public final class MocoCheckpointLayout {
             return Kind.TORCHVISION;
         }
         throw new UserException("unrecognised checkpoint layout (first keys " + sd.keySet().stream().limit(3).toList()
-                + "); expected official MoCo, MoCo4J, main_lincls or torchvision ResNet keys");
+                + "); expected official MoCo v1/v2 (module.encoder_q.*) or v3 (module.base_encoder.*), MoCo4J, main_lincls"
+                + " or torchvision ResNet keys");
     }
 
     /** Official MoCo to MoCo4J naming: drops {@code module.}, transposes the queue from (dim, K) to (K, dim). */
