@@ -29,7 +29,8 @@ import java.util.stream.Collectors;
  */
 public final class ConfigLoader {
     public static final List<String> PRESETS = List.of("moco-v1", "moco-v2", "cifar10-demo", "cpu-small", "builtin",
-            "moco-v3-r50", "moco-v3-r50-300ep", "moco-v3-r50-1000ep", "cifar10-v3", "cpu-small-v3");
+            "moco-v3-r50", "moco-v3-r50-300ep", "moco-v3-r50-1000ep", "cifar10-v3", "cpu-small-v3", "moco-v3-vit-s",
+            "moco-v3-vit-b", "cpu-vit");
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)

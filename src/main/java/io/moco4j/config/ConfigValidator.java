@@ -5,7 +5,8 @@ import java.util.List;
 
 /** Checks a configuration's values and their combinations before any work starts. */
 final class ConfigValidator {
-    private static final List<String> ARCHS = List.of("resnet18", "resnet34", "resnet50");
+    private static final List<String> ARCHS = List.of("resnet18", "resnet34", "resnet50", "vit_small", "vit_base", "vit_tiny",
+            "vit_cifar_tiny");
     private static final List<String> HEADS = List.of("linear", "mlp", "projector");
     private static final List<String> OPTIMIZERS = List.of("sgd", "lars", "adamw");
     private static final List<String> SCHEDULES = List.of("step", "cosine", "constant", "warmup_cosine");
@@ -21,7 +22,7 @@ final class ConfigValidator {
         atLeast("model.head_hidden", m.headHidden(), 0);
         positive("model.head_layers", m.headLayers());
         atLeast("model.predictor_hidden", m.predictorHidden(), 0);
-        positive("model.patch_size", m.patchSize());
+        atLeast("model.patch_size", m.patchSize(), 0);
 
         MocoConfig.Moco mo = c.moco();
         if (mo.version() < 1 || mo.version() > 3) {
@@ -87,6 +88,10 @@ final class ConfigValidator {
     private static void validateQueueVersion(MocoConfig c) {
         MocoConfig.Moco mo = c.moco();
         MocoConfig.Train t = c.train();
+        if (c.model().arch().startsWith("vit") && c.moco().version() != 3) {
+            throw new UserException("model.arch is " + c.model().arch() + " but ViT backbones train with MoCo v3;"
+                    + " set moco.version=3 (e.g. --preset moco-v3-vit-s or cpu-vit)");
+        }
         if (c.model().predictorHidden() != 0) {
             throw new UserException("model.predictor_hidden is " + c.model().predictorHidden() + " but a predictor is MoCo v3's;"
                     + " set moco.version=3 (e.g. --preset moco-v3-r50) or model.predictor_hidden=0");

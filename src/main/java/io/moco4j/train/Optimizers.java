@@ -1,6 +1,8 @@
 package io.moco4j.train;
 
 import io.moco4j.config.MocoConfig;
+import io.moco4j.optim.AdamW;
+import io.moco4j.optim.AdamWConfig;
 import io.moco4j.optim.Lars;
 import io.moco4j.optim.LarsConfig;
 import io.moco4j.optim.Optimizer;
@@ -17,7 +19,8 @@ public final class Optimizers {
         return switch (o.name()) {
             case "sgd" -> new Sgd(new SgdConfig(o.momentum(), o.weightDecay(), 0, o.nesterov()));
             case "lars" -> new Lars(new LarsConfig(o.momentum(), o.weightDecay(), LarsConfig.DEFAULT_TRUST_COEFFICIENT));
-            default -> throw new UserException("optim.name '" + o.name() + "' is not available; use sgd or lars");
+            case "adamw" -> new AdamW(AdamWConfig.of(o.weightDecay()));
+            default -> throw new UserException("optim.name '" + o.name() + "' is not available; use sgd, lars or adamw");
         };
     }
 }
