@@ -23,6 +23,9 @@ final class ConfigValidator {
         positive("model.head_layers", m.headLayers());
         atLeast("model.predictor_hidden", m.predictorHidden(), 0);
         atLeast("model.patch_size", m.patchSize(), 0);
+        atLeast("model.vit_width", m.vitWidth(), 0);
+        atLeast("model.vit_depth", m.vitDepth(), 0);
+        atLeast("model.vit_heads", m.vitHeads(), 0);
 
         MocoConfig.Moco mo = c.moco();
         if (mo.version() < 1 || mo.version() > 3) {

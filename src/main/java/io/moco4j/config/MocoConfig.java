@@ -28,10 +28,11 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
      * @param predictorHidden hidden width of the v3 predictor; 0 = no predictor (v1/v2)
      * @param patchSize ViT patch size (ViT archs only)
      * @param stopGradConv1 ViT: keep the random patch projection frozen (moco-v3's {@code --stop-grad-conv1})
+     * @param vitWidth ViT width D, {@code vitDepth} blocks and {@code vitHeads} attention heads; 0 keeps the named size's
      */
     public record Model(String arch, boolean cifarStem, double width, boolean zeroInitResidual, String head,
                         int headHidden, int headLayers, int dim, int predictorHidden, int patchSize,
-                        boolean stopGradConv1) {}
+                        boolean stopGradConv1, int vitWidth, int vitDepth, int vitHeads) {}
 
     /**
      * @param momentumCosine raise the momentum from {@code momentum} to 1 along a half-cosine per step (moco-v3's

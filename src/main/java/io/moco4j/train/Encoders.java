@@ -66,8 +66,9 @@ public final class Encoders {
         MocoConfig.Model m = config.model();
         VitSpec named = VitSpec.named(m.arch(), m.stopGradConv1());
         int patch = m.patchSize() > 0 ? m.patchSize() : named.patchSize();
-        return new VitSpec(config.train().imageSize(), patch, named.width(), named.depth(), named.heads(), named.mlpRatio(),
-                m.stopGradConv1());
+        return new VitSpec(config.train().imageSize(), patch, m.vitWidth() > 0 ? m.vitWidth() : named.width(),
+                m.vitDepth() > 0 ? m.vitDepth() : named.depth(), m.vitHeads() > 0 ? m.vitHeads() : named.heads(),
+                named.mlpRatio(), m.stopGradConv1());
     }
 
     /** Where the official MoCo v3 attaches the projector: {@code base_encoder.fc} (ResNet) or {@code .head} (ViT). */

@@ -43,23 +43,45 @@ final class MocoV3Export {
             q.parameters().keySet().forEach(k -> positions.add(null)); // the momentum encoder's: never stepped
             p.parameters().keySet().forEach(k -> positions.add(MocoV3.PREDICTOR + k));
         }
-        Map<String, HostTensor> mu = StateDictFiles.toHost(ckpt.tensors(Checkpoints.OPTIMIZER, manager));
+        Map<String, HostTensor> saved = StateDictFiles.toHost(ckpt.tensors(Checkpoints.OPTIMIZER, manager));
+        boolean adamw = cfg.optim().name().equals("adamw");
         LinkedHashMap<Object, Object> state = new LinkedHashMap<>();
         List<Object> ids = new ArrayList<>();
         for (int i = 0; i < positions.size(); i++) {
             ids.add((long) i);
             String name = positions.get(i);
-            if (name != null && mu.containsKey(name)) {
-                LinkedHashMap<String, Object> s = new LinkedHashMap<>();
-                s.put("mu", mu.get(name));
+            if (name == null) {
+                continue;
+            }
+            LinkedHashMap<String, Object> s = new LinkedHashMap<>();
+            if (adamw && saved.containsKey(name + ".exp_avg")) {
+                s.put("step", saved.get(name + ".step")); // a 0-dim float tensor, as torch 1.12+ saves it
+                s.put("exp_avg", saved.get(name + ".exp_avg"));
+                s.put("exp_avg_sq", saved.get(name + ".exp_avg_sq"));
+            } else if (!adamw && saved.containsKey(name)) {
+                s.put("mu", saved.get(name));
+            }
+            if (!s.isEmpty()) {
                 state.put((long) i, s);
             }
         }
         LinkedHashMap<String, Object> group = new LinkedHashMap<>();
         group.put("lr", cfg.optim().effectiveLr(cfg.train().batchSize()));
-        group.put("weight_decay", cfg.optim().weightDecay());
-        group.put("momentum", cfg.optim().momentum());
-        group.put("trust_coefficient", 0.001);
+        if (adamw) {
+            // torch.optim.AdamW's defaults (main_moco.py passes only lr and weight_decay); load_state_dict keeps the
+            // saved group as it is, so every key its step() reads must be there.
+            group.put("betas", List.of(0.9, 0.999));
+            group.put("eps", 1e-8);
+            group.put("weight_decay", cfg.optim().weightDecay());
+            group.put("amsgrad", false);
+            group.put("maximize", false);
+            group.put("foreach", null);
+            group.put("capturable", false);
+        } else {
+            group.put("weight_decay", cfg.optim().weightDecay());
+            group.put("momentum", cfg.optim().momentum());
+            group.put("trust_coefficient", 0.001);
+        }
         group.put("params", ids);
         LinkedHashMap<String, Object> optimizer = new LinkedHashMap<>();
         optimizer.put("state", state);
@@ -73,8 +95,8 @@ final class MocoV3Export {
         file.put("scaler", new LinkedHashMap<String, Object>()); // GradScaler(enabled=False).state_dict()
         TorchCheckpointWriter.write(out, file);
         lines.add(String.format(Locale.ROOT, "Wrote %s: official MoCo v3 checkpoint (epoch %d, arch %s; module.base_encoder,"
-                        + " module.momentum_encoder, module.predictor, LARS state with %d momentum buffers)", out,
-                ckpt.progress().epoch(), cfg.model().arch(), state.size()));
+                        + " module.momentum_encoder, module.predictor, %s state of %d parameters)", out,
+                ckpt.progress().epoch(), cfg.model().arch(), adamw ? "AdamW" : "LARS", state.size()));
         lines.add(String.format(Locale.ROOT, "Continue in PyTorch: python main_moco.py -a %s --moco-dim %d --moco-mlp-dim %d"
                         + " --moco-t %s --resume %s [--epochs, --lr, data and distributed options]", cfg.model().arch(),
                 cfg.model().dim(), cfg.model().predictorHidden(), cfg.moco().temperature(), out));

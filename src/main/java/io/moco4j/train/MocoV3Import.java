@@ -12,6 +12,7 @@ import io.moco4j.io.MocoCheckpointLayout;
 import io.moco4j.io.MocoCheckpointLayout.ResNetShape;
 import io.moco4j.io.TorchOptimizerState;
 import io.moco4j.model.Network;
+import io.moco4j.model.VitSpec;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -29,9 +30,10 @@ import java.util.regex.Pattern;
 
 /**
  * Imports a facebookresearch/moco-v3 {@code main_moco.py} checkpoint: {@code state_dict} with
- * {@code module.base_encoder.*} (backbone + projector as {@code fc.*}), {@code module.momentum_encoder.*},
- * {@code module.predictor.*}, the LARS state ({@code state[i]['mu']} by position over {@code model.parameters()}:
- * base encoder, momentum encoder (never stepped), predictor), {@code epoch} and the AMP {@code scaler}. With both
+ * {@code module.base_encoder.*} (a ResNet with its projector as {@code fc.*}, or a ViT with it as {@code head.*}),
+ * {@code module.momentum_encoder.*}, {@code module.predictor.*}, the optimizer state by position over
+ * {@code model.parameters()} (base encoder, momentum encoder (never stepped), predictor: LARS's {@code mu}, AdamW's
+ * {@code exp_avg}, {@code exp_avg_sq}, {@code step}), {@code epoch} and the AMP {@code scaler}. With both
  * encoders and the predictor it becomes a resumable MoCo4J run; with the base encoder only, an encoder checkpoint.
  *
  * <p>Tensors go from the file's host buffers straight into the checkpoint ({@link Checkpoints#writeHost}), so a
@@ -39,6 +41,7 @@ import java.util.regex.Pattern;
  */
 final class MocoV3Import {
     private static final Pattern LINEAR = Pattern.compile("^(\\d+)\\.weight$");
+    private static final Pattern BLOCK = Pattern.compile("^blocks\\.(\\d+)\\.");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private MocoV3Import() {}
@@ -80,44 +83,51 @@ final class MocoV3Import {
         LinkedHashMap<String, HostTensor> base = under(sd, prefix + "base_encoder.");
         LinkedHashMap<String, HostTensor> momentum = under(sd, prefix + "momentum_encoder.");
         LinkedHashMap<String, HostTensor> predictor = under(sd, prefix + "predictor.");
-        if (!base.containsKey("conv1.weight")) {
-            throw new UserException("the moco-v3 checkpoint's base encoder is not a ResNet (no conv1.weight; a ViT?);"
-                    + " this MoCo4J imports moco-v3 ResNet checkpoints");
+        boolean vit = base.containsKey("cls_token");
+        if (!vit && !base.containsKey("conv1.weight")) {
+            throw new UserException("the moco-v3 checkpoint's base encoder is neither a ResNet (conv1.weight) nor a ViT"
+                    + " (cls_token); the file is not a layout MoCo4J knows");
         }
+        String headPrefix = vit ? Encoders.VIT_HEAD_PREFIX : Encoders.RESNET_HEAD_PREFIX;
         LinkedHashMap<String, HostTensor> backbone = new LinkedHashMap<>(base);
-        backbone.keySet().removeIf(MocoCheckpointLayout::isHeadKey);
-        ResNetShape shape = MocoCheckpointLayout.inferResNet(MocoCheckpointLayout.shapes(backbone));
-        if (shape.depth() != 18 && shape.depth() != 34 && shape.depth() != 50) {
-            throw new UserException("the file holds a ResNet-" + shape.depth() + "; MoCo4J builds ResNet-18, -34 and -50 only");
-        }
-        MlpShape projector = MlpShape.of(under(base, "fc."), "projector (base_encoder.fc)");
+        backbone.keySet().removeIf(k -> k.startsWith(headPrefix));
+        Map<String, String> arch = vit ? vitSettings(backbone, top.get("arch"), request.overrides())
+                : resnetSettings(backbone);
+        int featureDim = Integer.parseInt(arch.remove("feature_dim"));
+        String described = arch.remove("described");
+        MlpShape projector = MlpShape.of(under(base, headPrefix), "projector (base_encoder." + headPrefix + ")");
         if (!projector.lastBn()) {
-            throw new UserException("the projector has no BatchNorm after its last layer; moco-v3's ResNet projector has one"
+            throw new UserException("the projector has no BatchNorm after its last layer; moco-v3's projectors have one"
                     + " (last_bn=True), so this is not a layout MoCo4J knows");
         }
         MlpShape pred = predictor.isEmpty() ? null : MlpShape.of(predictor, "predictor");
-        if (pred != null && (pred.layers() != 2 || pred.lastBn())) {
-            throw new UserException("the predictor has " + pred.layers() + " layers" + (pred.lastBn() ? " and a last BN" : "")
-                    + "; moco-v3's predictor has 2 layers and no last BN");
+        if (pred != null && (pred.layers() != 2 || pred.lastBn() != vit)) {
+            throw new UserException("the predictor has " + pred.layers() + " layers" + (pred.lastBn() ? " and a last BN" : " and no last BN")
+                    + "; moco-v3's predictor has 2 layers, with a last BN for a ViT (MoCo_ViT) and without for a ResNet");
         }
         for (String key : request.overrides().keySet()) {
-            if (key.replace('-', '_').startsWith("model.") && !key.replace('-', '_').equals("model.zero_init_residual")) {
+            String k = key.replace('-', '_');
+            if (k.startsWith("model.") && !OVERRIDABLE.contains(k)) {
                 throw new UserException("--set " + key + " would contradict the weights; the model settings are read from the file");
             }
         }
 
-        String preset = request.preset() != null ? request.preset() : shape.cifarStem() ? "cifar10-v3" : "moco-v3-r50";
+        String preset = request.preset() != null ? request.preset()
+                : vit ? "moco-v3-vit-s" : arch.get("model.cifar_stem").equals("true") ? "cifar10-v3" : "moco-v3-r50";
         ConfigLoader loader = ConfigLoader.defaults().preset(preset);
-        loader.set("model.arch=resnet" + shape.depth()).set("model.cifar_stem=" + shape.cifarStem())
-                .set("model.width=" + BigDecimal.valueOf(shape.widthMultiplier()).toPlainString())
-                .set("model.head=projector").set("model.head_layers=" + projector.layers())
-                .set("model.head_hidden=" + (projector.hidden() == shape.featureDim() ? 0 : projector.hidden()))
+        arch.forEach((k, v) -> loader.set(k + "=" + v));
+        loader.set("model.head=projector").set("model.head_layers=" + projector.layers())
+                .set("model.head_hidden=" + (projector.hidden() == featureDim ? 0 : projector.hidden()))
                 .set("model.dim=" + projector.outDim());
         if (pred != null) {
             loader.set("model.predictor_hidden=" + pred.hidden());
         }
         Object optimizer = top.get("optimizer");
         Map<String, Object> settings = TorchOptimizerState.settings(optimizer);
+        String kindInFile = optimizerKind(optimizer);
+        if (kindInFile != null && !request.overrides().containsKey("optim.name")) {
+            loader.set("optim.name=" + kindInFile);
+        }
         List<String> fromFile = new ArrayList<>();
         for (String[] kv : new String[][] {{"momentum", "optim.momentum"}, {"weight_decay", "optim.weight_decay"}}) {
             if (settings.get(kv[0]) instanceof Number n && !request.overrides().containsKey(kv[1])) {
@@ -155,11 +165,15 @@ final class MocoV3Import {
                 positions.add(MocoV3.PREDICTOR + n);
                 shapes.put(MocoV3.PREDICTOR + n, predictor.get(n).shape());
             });
-            Object problem = larsBuffers(optimizer, positions, shapes, tensors);
+            String name = cfg.optim().name();
+            Map<String, String> slots = name.equals("adamw") ? ADAMW_SLOTS : LARS_SLOTS;
+            Object problem = optimizerState(optimizer, positions, shapes, slots, tensors);
+            long mapped = positions.stream().filter(n -> n != null && tensors.containsKey(Checkpoints.OPTIMIZER + n
+                    + slots.values().iterator().next())).count();
             optimizerLine = problem == null
-                    ? "Optimizer: LARS momentum of " + tensors.keySet().stream().filter(k -> k.startsWith(Checkpoints.OPTIMIZER)).count()
-                            + " parameters mapped" + (fromFile.isEmpty() ? "" : "; from the file: " + String.join(", ", fromFile))
-                    : "Optimizer: not imported (" + problem + "); LARS momentum restarts from zero";
+                    ? "Optimizer: " + name + " state of " + mapped + " parameters mapped"
+                            + (fromFile.isEmpty() ? "" : "; from the file: " + String.join(", ", fromFile))
+                    : "Optimizer: not imported (" + problem + "); " + name + " state restarts from zero";
         } else {
             notes.add("no momentum encoder or predictor in the file: imported as an encoder only");
         }
@@ -191,10 +205,9 @@ final class MocoV3Import {
         List<String> lines = new ArrayList<>();
         lines.add(String.format(Locale.ROOT, "Read %s: official MoCo v3 checkpoint (main_moco.py layout)%s%s", request.from(),
                 top.get("arch") instanceof String a ? ", arch " + a : "", top.containsKey("epoch") ? ", epoch " + epoch : ""));
-        lines.add(String.format(Locale.ROOT, "Model: MoCo v3, ResNet-%d%s%s, projector %d-%d-%d (%d layers), %s", shape.depth(),
-                shape.widthMultiplier() != 1 ? " x" + BigDecimal.valueOf(shape.widthMultiplier()).toPlainString() : "",
-                shape.cifarStem() ? " (CIFAR stem)" : "", shape.featureDim(), projector.hidden(), projector.outDim(),
-                projector.layers(), pred == null ? "no predictor" : "predictor " + pred.outDim() + "-" + pred.hidden() + "-" + pred.outDim()));
+        lines.add(String.format(Locale.ROOT, "Model: MoCo v3, %s, projector %d-%d-%d (%d layers), %s", described,
+                featureDim, projector.hidden(), projector.outDim(), projector.layers(),
+                pred == null ? "no predictor" : "predictor " + pred.outDim() + "-" + pred.hidden() + "-" + pred.outDim()));
         if (optimizerLine != null) {
             lines.add(optimizerLine);
         }
@@ -245,12 +258,41 @@ final class MocoV3Import {
         }
     }
 
+    /** LARS keeps one momentum buffer {@code mu}; ours is named after the parameter. */
+    private static final Map<String, String> LARS_SLOTS = Map.of("mu", "");
+    /** torch.optim.AdamW's per-parameter state and our names for it. */
+    private static final Map<String, String> ADAMW_SLOTS;
+
+    static {
+        LinkedHashMap<String, String> adamw = new LinkedHashMap<>();
+        adamw.put("exp_avg", ".exp_avg");
+        adamw.put("exp_avg_sq", ".exp_avg_sq");
+        adamw.put("step", ".step");
+        ADAMW_SLOTS = java.util.Collections.unmodifiableMap(adamw);
+    }
+
+    /** Model settings a user may still give on import (the file cannot tell them). */
+    private static final java.util.Set<String> OVERRIDABLE = java.util.Set.of("model.zero_init_residual", "model.vit_heads",
+            "model.stop_grad_conv1");
+
+    /** "adamw" or "lars" by the state the file's optimizer holds, or null when it holds none. */
+    private static String optimizerKind(Object optimizer) {
+        if (optimizer instanceof Map<?, ?> sd && sd.get("state") instanceof Map<?, ?> state) {
+            for (Object s : state.values()) {
+                if (s instanceof Map<?, ?> m) {
+                    return m.containsKey("exp_avg") ? "adamw" : m.containsKey("mu") ? "lars" : null;
+                }
+            }
+        }
+        return null;
+    }
+
     /**
-     * Maps LARS's {@code state[position]['mu']} onto parameter names (null positions are the momentum encoder's);
-     * returns a problem description, or null when done.
+     * Maps torch's positional optimizer state ({@code state[position][slot]}) onto parameter names (null positions
+     * are the momentum encoder's, never stepped); returns a problem description, or null when done.
      */
-    private static String larsBuffers(Object optimizer, List<String> positions, Map<String, long[]> shapes,
-                                      Map<String, HostTensor> into) {
+    private static String optimizerState(Object optimizer, List<String> positions, Map<String, long[]> shapes,
+                                         Map<String, String> slots, Map<String, HostTensor> into) {
         if (!(optimizer instanceof Map<?, ?> sd) || !(sd.get("state") instanceof Map<?, ?> state)
                 || !(sd.get("param_groups") instanceof List<?> groups) || groups.isEmpty()) {
             return optimizer == null ? "the file has no optimizer state" : "'optimizer' is not a torch optimizer state dict";
@@ -271,22 +313,117 @@ final class MocoV3Import {
             if (pos < 0) {
                 return "optimizer state id " + e.getKey() + " is in no parameter group";
             }
-            Object mu = e.getValue() instanceof Map<?, ?> s ? s.get("mu") : null;
             String name = positions.get(pos);
-            if (mu == null || name == null) {
+            if (name == null || !(e.getValue() instanceof Map<?, ?> s)) {
                 continue;
             }
-            if (!(mu instanceof HostTensor t) || !Arrays.equals(t.shape(), shapes.get(name))) {
-                return "the LARS buffer of parameter " + pos + " (" + name + ") is not a tensor of its shape";
+            for (Map.Entry<String, String> slot : slots.entrySet()) {
+                Object v = s.get(slot.getKey());
+                if (slot.getKey().equals("step")) {
+                    // torch 1.12+ keeps AdamW's step as a 0-dim float tensor, older versions as a number.
+                    float steps = v instanceof HostTensor t && t.numel() == 1 ? t.toFloatArray()[0]
+                            : v instanceof Number n ? n.floatValue() : Float.NaN;
+                    if (Float.isNaN(steps)) {
+                        return "the AdamW step of parameter " + pos + " (" + name + ") is missing";
+                    }
+                    found.put(name + slot.getValue(), HostTensor.ofFloats(new float[] {steps}));
+                } else if (!(v instanceof HostTensor t) || !Arrays.equals(t.shape(), shapes.get(name))) {
+                    return "the " + slot.getKey() + " of parameter " + pos + " (" + name + ") is not a tensor of its shape";
+                } else {
+                    found.put(name + slot.getValue(), t);
+                }
             }
-            found.put(name, t);
         }
         for (String name : positions) {
-            if (name != null && found.containsKey(name)) {
-                into.put(Checkpoints.OPTIMIZER + name, found.get(name));
+            for (String suffix : slots.values()) {
+                if (name != null && found.containsKey(name + suffix)) {
+                    into.put(Checkpoints.OPTIMIZER + name + suffix, found.get(name + suffix));
+                }
             }
         }
         return null;
+    }
+
+    /** model.* settings of a ResNet backbone, read from its keys and shapes. */
+    private static Map<String, String> resnetSettings(Map<String, HostTensor> backbone) {
+        ResNetShape shape = MocoCheckpointLayout.inferResNet(MocoCheckpointLayout.shapes(backbone));
+        if (shape.depth() != 18 && shape.depth() != 34 && shape.depth() != 50) {
+            throw new UserException("the file holds a ResNet-" + shape.depth() + "; MoCo4J builds ResNet-18, -34 and -50 only");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put("model.arch", "resnet" + shape.depth());
+        out.put("model.cifar_stem", Boolean.toString(shape.cifarStem()));
+        out.put("model.width", BigDecimal.valueOf(shape.widthMultiplier()).toPlainString());
+        out.put("feature_dim", Integer.toString(shape.featureDim()));
+        out.put("described", "ResNet-" + shape.depth() + (shape.widthMultiplier() != 1
+                ? " x" + BigDecimal.valueOf(shape.widthMultiplier()).toPlainString() : "") + (shape.cifarStem() ? " (CIFAR stem)" : ""));
+        return out;
+    }
+
+    /**
+     * model.* and train.image_size settings of a ViT backbone: width, depth and patch from the shapes, the image size
+     * from the position embedding's grid; the head count is not in the weights, so it comes from the file's arch
+     * (vit_small, vit_base, ...) or the user's --set model.vit_heads.
+     */
+    private static Map<String, String> vitSettings(Map<String, HostTensor> backbone, Object archInFile, Map<String, String> overrides) {
+        long[] cls = backbone.get("cls_token").shape();
+        long[] patchConv = backbone.containsKey("patch_embed.proj.weight") ? backbone.get("patch_embed.proj.weight").shape() : null;
+        long[] pos = backbone.containsKey("pos_embed") ? backbone.get("pos_embed").shape() : null;
+        if (cls.length != 3 || patchConv == null || patchConv.length != 4 || pos == null || pos.length != 3) {
+            throw new UserException("the ViT base encoder lacks a 3-d cls_token, a 4-d patch_embed.proj.weight or a 3-d pos_embed;"
+                    + " the file is not a moco-v3 ViT checkpoint");
+        }
+        int width = (int) cls[2];
+        int patch = (int) patchConv[3];
+        int grid = (int) Math.round(Math.sqrt(pos[1] - 1));
+        if ((long) grid * grid != pos[1] - 1) {
+            throw new UserException("the ViT position embedding has " + pos[1] + " tokens, not a cls token plus a square grid;"
+                    + " MoCo4J imports square-image ViTs");
+        }
+        int depth = 0;
+        for (String k : backbone.keySet()) {
+            Matcher m = BLOCK.matcher(k);
+            if (m.find()) {
+                depth = Math.max(depth, Integer.parseInt(m.group(1)) + 1);
+            }
+        }
+        String named = archInFile instanceof String a ? a : "";
+        int heads;
+        if (overrides.containsKey("model.vit_heads")) {
+            heads = Integer.parseInt(overrides.get("model.vit_heads").trim());
+        } else {
+            try {
+                VitSpec spec = VitSpec.named(named, false);
+                if (spec.width() != width) {
+                    throw new UserException("the file's arch '" + named + "' has width " + spec.width() + " but its weights " + width
+                            + "; pass --set model.vit_heads=H with the model's head count");
+                }
+                heads = spec.heads();
+            } catch (UserException e) {
+                if (e.getMessage().startsWith("the file's arch")) {
+                    throw e;
+                }
+                throw new UserException("the ViT's number of attention heads is not in the weights and the file's arch '" + named
+                        + "' is not a known size (vit_small, vit_base, vit_tiny, vit_cifar_tiny); pass --set model.vit_heads=H");
+            }
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put("model.arch", "vit_tiny");
+        try {
+            VitSpec.named(named, false);
+            out.put("model.arch", named);
+        } catch (UserException notNamed) {
+            // a custom ViT: vit_tiny with every size given explicitly below
+        }
+        out.put("model.patch_size", Integer.toString(patch));
+        out.put("model.vit_width", Integer.toString(width));
+        out.put("model.vit_depth", Integer.toString(depth));
+        out.put("model.vit_heads", Integer.toString(heads));
+        out.put("train.image_size", Integer.toString(grid * patch));
+        out.put("feature_dim", Integer.toString(width));
+        out.put("described", String.format(Locale.ROOT, "ViT (D %d, depth %d, %d heads, patch %d, %d px)", width, depth, heads,
+                patch, grid * patch));
+        return out;
     }
 
     /** Parameters in {@code parameters()} order: the state dict's keys without BatchNorm buffers. */
