@@ -1,0 +1,68 @@
+package io.moco4j.dist;
+
+import ai.djl.ndarray.NDArray;
+import io.moco4j.eval.StateChecksum;
+import io.moco4j.model.NoGrad;
+import io.moco4j.train.KeyQueue;
+import java.util.Map;
+
+/**
+ * Every rank starts from rank 0's state: the networks' tensors and the queue are broadcast from rank 0 in place,
+ * then each rank's per-tensor checksums are gathered and compared, so a rank that diverged (different
+ * architecture, a failed copy) stops the run naming the tensor instead of training silently apart.
+ */
+public final class StateSync {
+    private StateSync() {}
+
+    /** Overwrites every tensor of {@code state} (same keys, shapes, dtypes on all ranks) with rank 0's. */
+    public static void broadcastFromRoot(Collectives collectives, Map<String, NDArray> state) {
+        if (collectives.size() == 1) {
+            return;
+        }
+        try (NoGrad ignored = NoGrad.enter()) {
+            for (NDArray t : state.values()) {
+                collectives.broadcast(t, 0);
+            }
+        }
+    }
+
+    /** The queue's keys and pointer become rank 0's. */
+    public static void broadcastFromRoot(Collectives collectives, KeyQueue queue) {
+        if (collectives.size() == 1) {
+            return;
+        }
+        collectives.broadcast(queue.keys(), 0);
+        long[] pointers = collectives.allGather(new long[] {queue.pointer()});
+        for (int r = 1; r < pointers.length; r++) {
+            if (pointers[r] != pointers[0]) {
+                throw new IllegalStateException("rank " + r + "'s queue pointer " + pointers[r] + " differs from rank 0's "
+                        + pointers[0] + "; every rank must start from the same checkpoint");
+            }
+        }
+    }
+
+    /** Throws naming the first tensor where some rank's {@code state} differs from rank 0's. */
+    public static void verifyIdentical(Collectives collectives, Map<String, NDArray> state, String what) {
+        if (collectives.size() == 1) {
+            return;
+        }
+        StateChecksum mine = StateChecksum.of(state);
+        long[] local = mine.values();
+        long[] counts = collectives.allGather(new long[] {local.length});
+        for (int r = 1; r < counts.length; r++) {
+            if (counts[r] != counts[0]) {
+                throw new IllegalStateException(what + ": rank " + r + " has " + counts[r] + " tensors, rank 0 has "
+                        + counts[0] + "; every rank must build the same model");
+            }
+        }
+        long[] all = collectives.allGather(local);
+        for (int r = 1; r < collectives.size(); r++) {
+            for (int i = 0; i < local.length; i++) {
+                if (all[r * local.length + i] != all[i]) {
+                    throw new IllegalStateException(what + ": rank " + r + "'s " + mine.names().get(i)
+                            + " differs from rank 0's; the ranks are no longer in step");
+                }
+            }
+        }
+    }
+}
