@@ -5,7 +5,19 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.engine.Engine;
+import ai.djl.training.GradientCollector;
+import io.moco4j.loss.InfoNce;
+import io.moco4j.model.HeadSpec;
+import io.moco4j.model.Networks;
+import io.moco4j.model.NoGrad;
+import io.moco4j.model.ResNet;
+import io.moco4j.model.ResNetSpec;
+import io.moco4j.train.KeyShuffler;
+import io.moco4j.train.SingleDeviceShuffler;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The program each rank runs in the forked {@code mpirun -np 2} tests (MPI starts once per JVM, so the tests
@@ -22,6 +34,15 @@ public final class MpiRankMain {
         try {
             switch (scenario) {
                 case "collectives" -> collectives(mpi);
+                case "correctness" -> {
+                    collectives(mpi);
+                    shuffle(mpi);
+                    sync(mpi);
+                }
+                case "threads" -> threads(mpi);
+                case "die" -> die(mpi);
+                case "hang" -> hang(mpi);
+                case "exception" -> exception(mpi);
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Throwable t) {
@@ -133,5 +154,156 @@ public final class MpiRankMain {
         }
         c.barrier();
         ok(c, "barrier");
+    }
+
+    static final ResNetSpec TINY = new ResNetSpec(18, true, 1.0 / 16, false, HeadSpec.linear(8), 1);
+    static final int B = 4;
+
+    /** The global batch both ranks can build: 2B images of 3x8x8 from a fixed seed. */
+    static NDArray globalImages(NDManager m) {
+        return m.arange(2 * B * 3 * 64f).reshape(2 * B, 3, 8, 8).mul(0.37f).sin().mul(2);
+    }
+
+    static float maxDiff(NDArray a, NDArray b) {
+        return a.sub(b).abs().max().getFloat();
+    }
+
+    /**
+     * CrossProcessShuffle against the single-process computation: the same permutation of the 2B images, each
+     * block of B encoded with its own BatchNorm (the ranks' BN groups), keys put back in the original order.
+     */
+    static void shuffle(OpenMpi c) {
+        int r = c.rank();
+        long seed = 17;
+        long step = 5;
+        try (NDManager root = NDManager.newBaseManager();
+             ResNet encoder = ResNet.create(TINY, root, 3);
+             ResNet reference = ResNet.create(TINY, root, 3);
+             NDManager m = root.newSubManager();
+             NoGrad ignored = NoGrad.enter()) {
+            NDArray all = globalImages(m);
+            NDArray mine = all.get(r * B + ":" + (r + 1) * B);
+
+            KeyShuffler.Shuffled sh = new CrossProcessShuffle(c, seed).shuffle(mine, step);
+            NDArray keys = sh.restore(InfoNce.normalize(encoder.forward(sh.batch(), true)));
+
+            long[] perm = new SingleDeviceShuffler(seed).permutation(2 * B, step);
+            long[] inverse = new long[2 * B];
+            for (int i = 0; i < perm.length; i++) {
+                inverse[(int) perm[i]] = i;
+            }
+            NDArray shuffled = all.get(m.create(perm));
+            NDArray encoded = InfoNce.normalize(reference.forward(shuffled.get("0:" + B), true))
+                    .concat(InfoNce.normalize(reference.forward(shuffled.get(B + ":" + 2 * B), true)));
+            NDArray expectedAll = encoded.get(m.create(inverse));
+            NDArray expected = expectedAll.get(r * B + ":" + (r + 1) * B);
+            float diff = maxDiff(keys, expected);
+            expect(diff < 1e-5, "cross-process keys differ from the single-process computation by " + diff);
+            // and the shuffle matters: encoding the rank's own images with its own BN gives other keys
+            NDArray unshuffled = InfoNce.normalize(reference.forward(mine, true));
+            float gap = maxDiff(unshuffled, expected);
+            expect(gap > 1e-3, "keys without shuffling are as close as " + gap);
+            ok(c, "cross-process-shuffle");
+
+            NDArray gathered = new KeyGather(c).forQueue(keys);
+            float gdiff = maxDiff(gathered, expectedAll);
+            expect(gdiff < 1e-5, "gathered keys differ by " + gdiff);
+            expect(new KeyGather(c).labelOffset(B) == (long) r * B, "label offset");
+            ok(c, "key-gather");
+        }
+    }
+
+    /** State broadcast and checksum check; gradient averaging against the gradient of the whole batch. */
+    static void sync(OpenMpi c) {
+        int r = c.rank();
+        try (NDManager root = NDManager.newBaseManager();
+             ResNet net = ResNet.create(TINY, root, 100 + r);
+             ResNet rank0 = ResNet.create(TINY, root, 100)) {
+            boolean differed = false;
+            try {
+                StateSync.verifyIdentical(c, net.stateDict(), "before the broadcast");
+            } catch (IllegalStateException e) {
+                differed = e.getMessage().contains("rank 1's conv1.weight differs");
+            }
+            expect(differed, "the checksum check must see rank-dependent init");
+            StateSync.broadcastFromRoot(c, net.stateDict());
+            StateSync.verifyIdentical(c, net.stateDict(), "after the broadcast");
+            for (Map.Entry<String, NDArray> e : net.stateDict().entrySet()) {
+                expect(maxDiff(e.getValue().toType(DataType.FLOAT32, false),
+                        rank0.stateDict().get(e.getKey()).toType(DataType.FLOAT32, false)) == 0,
+                        "broadcast " + e.getKey());
+            }
+            ok(c, "state-broadcast");
+
+            // gradients: eval-mode BN makes the loss a plain mean over images, so the mean of the ranks'
+            // gradients on B images each must equal one process's gradient on all 2B
+            Networks.setRequiresGradient(net, true);
+            Networks.setRequiresGradient(rank0, true);
+            try (NDManager m = root.newSubManager()) {
+                NDArray all = globalImages(m);
+                gradients(net, all.get(r * B + ":" + (r + 1) * B));
+                gradients(rank0, all);
+                // small buckets: several tensors per bucket and tensors larger than a bucket
+                new GradientAverager(c, 2048).averageOf(net.parameters());
+                for (Map.Entry<String, NDArray> e : net.parameters().entrySet()) {
+                    try (NDArray got = e.getValue().getGradient();
+                         NDArray want = rank0.parameters().get(e.getKey()).getGradient()) {
+                        float d = maxDiff(got, want);
+                        float scale = want.abs().max().getFloat();
+                        expect(d <= 1e-4 * Math.max(scale, 1e-3f), "gradient " + e.getKey() + " off by " + d);
+                    }
+                }
+            }
+            ok(c, "gradient-average");
+        }
+    }
+
+    private static void gradients(ResNet net, NDArray x) {
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray out = net.forward(x, false);
+            gc.backward(out.square().sum(new int[] {1}).mean());
+        }
+    }
+
+    /** Prints libtorch's intra-op threads before and after the core share is applied. */
+    static void threads(OpenMpi c) {
+        int before = CoreShare.libtorchThreads();
+        CoreShare share = CoreShare.forRank(c).apply();
+        System.out.println(share.describe(c));
+        System.out.println("threads rank " + c.rank() + " before " + before + " after " + CoreShare.libtorchThreads()
+                + " share " + share.threads() + " cores " + share.cores());
+    }
+
+    /** Rank 1 is killed with SIGKILL while rank 0 waits in a collective. */
+    static void die(OpenMpi c) throws Exception {
+        c.barrier();
+        if (c.rank() == 1) {
+            System.out.println("rank 1 kills itself");
+            System.out.flush();
+            new ProcessBuilder("kill", "-9", Long.toString(ProcessHandle.current().pid())).start().waitFor();
+            Thread.sleep(60_000);
+        }
+        c.barrier();
+        System.out.println("rank " + c.rank() + " passed a barrier its peer never entered");
+    }
+
+    /** Rank 1 stops calling collectives (alive but hung); rank 0's watchdog must end the job. */
+    static void hang(OpenMpi c) throws Exception {
+        c.barrier();
+        if (c.rank() == 1) {
+            Thread.sleep(120_000);
+        }
+        c.barrier();
+        System.out.println("rank " + c.rank() + " passed a barrier its peer never entered");
+    }
+
+    /** A Java exception on rank 1 must stop the job with one line naming the rank. */
+    static void exception(OpenMpi c) {
+        c.barrier();
+        if (c.rank() == 1) {
+            throw new IllegalStateException("simulated failure on rank 1");
+        }
+        c.barrier();
+        System.out.println("rank 0 passed a barrier its peer never entered");
     }
 }
