@@ -86,6 +86,8 @@ class MpiJobTest {
             assertTrue(job.output().contains("threads rank " + rank + " before "), job.output());
             assertTrue(job.output().matches("(?s).*threads rank " + rank + " before \\d+ after " + share + " share "
                     + share + " cores " + cores + "\n.*"), job.output());
+            assertTrue(job.output().contains("threads rank " + rank + " all-cores " + cores + " libtorch " + cores + "\n"),
+                    job.output());
             assertTrue(job.output().contains("rank " + rank + " of 2 (local " + rank + " of 2), Open MPI: " + share
                     + " intra-op thread(s)"), job.output());
         }

@@ -268,6 +268,10 @@ public final class MpiRankMain {
     /** Prints libtorch's intra-op threads before and after the core share is applied. */
     static void threads(OpenMpi c) {
         int before = CoreShare.libtorchThreads();
+        // setting the count takes effect inside an MPI job (where MKL lowered it on its own): all cores, then the share
+        CoreShare all = CoreShare.of(Runtime.getRuntime().availableProcessors(), 1).apply();
+        System.out.println("threads rank " + c.rank() + " all-cores " + all.threads() + " libtorch "
+                + CoreShare.libtorchThreads());
         CoreShare share = CoreShare.forRank(c).apply();
         System.out.println(share.describe(c));
         System.out.println("threads rank " + c.rank() + " before " + before + " after " + CoreShare.libtorchThreads()
