@@ -6,7 +6,7 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.eval.FeatureFunction;
 import io.moco4j.eval.FeatureLayer;
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.Encoders;
 import io.moco4j.util.Devices;
@@ -42,7 +42,7 @@ final class EncoderSource {
     long seed;
 
     /** An opened encoder with the configuration it was trained with. */
-    record Opened(NDManager manager, ResNet encoder, MocoConfig config, String description) implements AutoCloseable {
+    record Opened(NDManager manager, Encoder encoder, MocoConfig config, String description) implements AutoCloseable {
         FeatureFunction features(FeatureLayer layer) {
             if (encoder == null) {
                 if (layer == FeatureLayer.HEAD) {
@@ -72,15 +72,12 @@ final class EncoderSource {
             }
             if (choice.randomPreset != null) {
                 MocoConfig cfg = ConfigLoader.defaults().preset(choice.randomPreset).build();
-                ResNet encoder = Encoders.create(cfg, manager, seed);
+                Encoder encoder = Encoders.create(cfg, manager, seed);
                 return new Opened(manager, encoder, cfg, "a randomly initialised " + cfg.model().arch() + " (" + choice.randomPreset + ", seed " + seed + ")");
             }
             Checkpoints.Loaded ckpt = Checkpoints.load(choice.checkpoint);
-            // encoderSpec(): imported encoder-only checkpoints may have no head, whatever the stored preset says.
-            ResNet encoder = ResNet.create(ckpt.encoderSpec(), manager, 0);
-            try (NDManager tmp = manager.newSubManager()) {
-                encoder.loadStateDict(ckpt.queryEncoder(tmp), true);
-            }
+            // Imported encoder-only checkpoints may have no head, whatever the stored preset says.
+            Encoder encoder = ckpt.openQueryEncoder(manager);
             return new Opened(manager, encoder, ckpt.config(), "the query encoder of " + choice.checkpoint);
         } catch (RuntimeException e) {
             manager.close();

@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Self-supervised MoCo pretraining of a ResNet encoder on a folder of images.",
+        description = {"Self-supervised MoCo (v1, v2, v3) pretraining of an image encoder on a folder of images.",
                 "With no --data it trains on the built-in generated image set with the builtin preset (cpu-small, 1024 keys)."})
 final class PretrainCommand implements Callable<Integer> {
 
@@ -35,7 +35,7 @@ final class PretrainCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--preset", paramLabel = "P",
-            description = "moco-v1, moco-v2, cifar10-demo, cpu-small or builtin. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
+            description = "moco-v1, moco-v2, cifar10-demo, cpu-small, builtin, moco-v3-r50(-300ep|-1000ep), cifar10-v3 or cpu-small-v3. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
     String preset;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file merged over the preset.")
@@ -87,6 +87,9 @@ final class PretrainCommand implements Callable<Integer> {
             // Only the stored settings are needed here; Pretraining reads the tensors once.
             Checkpoints.Loaded last = Checkpoints.loadMetadata(RunDirectory.of(runDir).lastCheckpoint());
             last.requirePretraining();
+            if (preset != null) {
+                requireSameVersion(ConfigLoader.defaults().preset(preset).build(), last);
+            }
             cfg = Pretraining.resumedConfig(last.config(), all);
         } else {
             ConfigLoader loader = ConfigLoader.defaults().preset(presetName);
@@ -101,6 +104,18 @@ final class PretrainCommand implements Callable<Integer> {
                 TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE);
         Pretraining.Outcome outcome = Pretraining.run(request);
         return outcome.exitCode();
+    }
+
+    /**
+     * A resumed run keeps its stored settings, so a --preset given with --resume can only be a mistake when it names
+     * another MoCo version (e.g. a v3 run resumed with a v2 preset): refused before anything starts.
+     */
+    private void requireSameVersion(MocoConfig presetConfig, Checkpoints.Loaded last) {
+        if (presetConfig.version() != last.config().version()) {
+            throw new UserException("--preset " + preset + " is MoCo v" + presetConfig.version() + " but " + last.file()
+                    + " is a MoCo v" + last.config().version() + " run; drop --preset to resume it with its own settings,"
+                    + " or start a new run in another --out");
+        }
     }
 
     /** A path as a YAML string scalar, whatever characters it holds. */

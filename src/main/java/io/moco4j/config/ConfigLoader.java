@@ -28,7 +28,8 @@ import java.util.stream.Collectors;
  * that names the key and the valid choices; {@link ConfigValidator} then checks values against each other.
  */
 public final class ConfigLoader {
-    public static final List<String> PRESETS = List.of("moco-v1", "moco-v2", "cifar10-demo", "cpu-small", "builtin");
+    public static final List<String> PRESETS = List.of("moco-v1", "moco-v2", "cifar10-demo", "cpu-small", "builtin",
+            "moco-v3-r50", "moco-v3-r50-300ep", "moco-v3-r50-1000ep", "cifar10-v3", "cpu-small-v3");
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)

@@ -13,13 +13,35 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
         return moco.symmetric() ? 2 * train.batchSize() : train.batchSize();
     }
 
+    /** The MoCo version: 1 and 2 train with a queue ({@code MocoV2}), 3 with in-batch negatives ({@code MocoV3}). */
+    public int version() {
+        return moco.version();
+    }
+
+    public boolean usesQueue() {
+        return moco.version() < 3;
+    }
+
+    /**
+     * @param head {@code linear} / {@code mlp} (v1/v2 heads) or {@code projector} (moco-v3's MLP with BatchNorm)
+     * @param headLayers layers of the projector (2 for ResNet, 3 for ViT in moco-v3)
+     * @param predictorHidden hidden width of the v3 predictor; 0 = no predictor (v1/v2)
+     * @param patchSize ViT patch size (ViT archs only)
+     * @param stopGradConv1 ViT: keep the random patch projection frozen (moco-v3's {@code --stop-grad-conv1})
+     */
     public record Model(String arch, boolean cifarStem, double width, boolean zeroInitResidual, String head,
-                        int headHidden, int dim) {}
+                        int headHidden, int headLayers, int dim, int predictorHidden, int patchSize,
+                        boolean stopGradConv1) {}
 
-    public record Moco(int queueSize, double momentum, double temperature, boolean symmetric, boolean shuffleBn,
-                       int bnSplits) {}
+    /**
+     * @param momentumCosine raise the momentum from {@code momentum} to 1 along a half-cosine per step (moco-v3's
+     *     {@code --moco-m-cos})
+     */
+    public record Moco(int version, int queueSize, double momentum, boolean momentumCosine, double temperature,
+                       boolean symmetric, boolean shuffleBn, int bnSplits) {}
 
-    public record Optim(double lr, boolean scaleLr, double momentum, double weightDecay, boolean nesterov,
+    /** @param name {@code sgd} (v1/v2), {@code lars} (v3 ResNet) or {@code adamw} (v3 ViT) */
+    public record Optim(String name, double lr, boolean scaleLr, double momentum, double weightDecay, boolean nesterov,
                         String schedule, List<Integer> milestones, double gamma, boolean perStep,
                         int warmupEpochs, double minLr) {
         /** The base lr after optional linear scaling (lr x batch / 256, as in Goyal et al.). */
@@ -28,7 +50,8 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
         }
     }
 
-    public record Train(int epochs, int batchSize, long seed, String augment, int imageSize, int workers,
+    /** @param cropMin lower bound of every random-resized-crop scale of the recipe; 0 keeps the recipe's own */
+    public record Train(int epochs, int batchSize, long seed, String augment, double cropMin, int imageSize, int workers,
                         int logEvery, int checkpointEvery, int knnEvery, int knnK, double knnT,
                         int knnTrainSubset, int knnValSubset) {}
 

@@ -2,7 +2,7 @@ package io.moco4j.eval;
 
 import ai.djl.ndarray.NDArray;
 import io.moco4j.model.NoGrad;
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 
 /**
  * Maps a batch of normalised images (N, 3, H, W) to features (N, D). Implementations run the network
@@ -14,7 +14,7 @@ public interface FeatureFunction {
     NDArray apply(NDArray images);
 
     /** The encoder in eval mode: pooled backbone features ({@code features}) or the head output ({@code forward}). */
-    static FeatureFunction of(ResNet encoder, FeatureLayer layer) {
+    static FeatureFunction of(Encoder encoder, FeatureLayer layer) {
         return layer == FeatureLayer.BACKBONE ? x -> encoder.features(x, false) : x -> encoder.forward(x, false);
     }
 }

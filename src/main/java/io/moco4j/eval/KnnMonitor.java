@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.config.MocoConfig;
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 import io.moco4j.train.EpochEvaluator;
 import io.moco4j.util.UserException;
 import java.util.LinkedHashMap;
@@ -78,7 +78,7 @@ public final class KnnMonitor implements EpochEvaluator {
 
     /** Scores the encoder; the result map has {@code knn_top1} and {@code knn_top5} in percent, as logged. */
     @Override
-    public Map<String, Double> evaluate(ResNet encoder, int epoch) {
+    public Map<String, Double> evaluate(Encoder encoder, int epoch) {
         try (NDManager m = encoder.manager().newSubManager()) {
             KnnResult r = run(FeatureFunction.of(encoder, config.layer()), m);
             LOG.info("epoch {}: {} ({} features, bank {} images)", epoch + 1, r, config.layer().id(), bank.size());

@@ -14,7 +14,7 @@ import io.moco4j.data.SampleSeeds;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.io.AtomicFiles;
 import io.moco4j.model.NoGrad;
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
 import io.moco4j.io.MetricsLog;
@@ -56,7 +56,7 @@ public final class LinearProbe {
     private LinearProbe() {}
 
     /** Probes the pooled backbone (or head, per {@code config.layer()}) of a pretrained encoder. */
-    public static Result run(ResNet encoder, ImageDataset train, ImageDataset val, ViewTransform trainTransform,
+    public static Result run(Encoder encoder, ImageDataset train, ImageDataset val, ViewTransform trainTransform,
                              ViewTransform evalTransform, LinearProbeConfig config, Path runDir, PrintStream out) {
         try (NDManager m = encoder.manager().newSubManager()) {
             return run(FeatureFunction.of(encoder, config.layer()), encoder.stateDict(), train, val, trainTransform,

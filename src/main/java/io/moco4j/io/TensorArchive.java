@@ -58,6 +58,46 @@ public final class TensorArchive {
         zip.finish();
     }
 
+    /**
+     * As {@link #write}, from host tensors read out of another file: each tensor is written straight from its
+     * bytes (float32 and int64 as they are, other types as float32), so converting a large checkpoint holds no
+     * second full copy of it, only one tensor's entry at a time.
+     */
+    public static void writeHost(Path file, String metaJson, Map<String, HostTensor> tensors) throws IOException {
+        AtomicFiles.write(file, out -> {
+            ZipOutputStream zip = new ZipOutputStream(out);
+            zip.setMethod(ZipOutputStream.STORED);
+            putEntry(zip, META, metaJson.getBytes(StandardCharsets.UTF_8));
+            for (Map.Entry<String, HostTensor> e : tensors.entrySet()) {
+                putEntry(zip, e.getKey() + ".npy", toNpyBytes(e.getValue()));
+            }
+            zip.finish();
+        });
+    }
+
+    static byte[] toNpyBytes(HostTensor t) {
+        String dtype;
+        byte[] data;
+        if (t.dtype() == DType.INT64) {
+            dtype = "<i8";
+            data = t.toByteArray();
+        } else if (t.dtype() == DType.FLOAT32) {
+            dtype = "<f4";
+            data = t.toByteArray();
+        } else {
+            float[] v = t.toFloatArray();
+            ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(v);
+            data = b.array();
+            dtype = "<f4";
+        }
+        byte[] header = Npy.header(dtype, t.shape());
+        byte[] all = new byte[header.length + data.length];
+        System.arraycopy(header, 0, all, 0, header.length);
+        System.arraycopy(data, 0, all, header.length, data.length);
+        return all;
+    }
+
     public static Contents read(Path file) {
         return read(file, false);
     }

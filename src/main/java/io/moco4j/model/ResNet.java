@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.moco4j.util.UserException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,7 +21,7 @@ import java.util.Map;
  * sub-manager frees them. Parameters start without gradients; call
  * {@link Networks#setRequiresGradient(Network, boolean)} for the encoder that is trained.
  */
-public final class ResNet implements Network {
+public final class ResNet implements Encoder {
     private final ResNetSpec spec;
     private final NDManager manager;
     private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
@@ -96,6 +95,7 @@ public final class ResNet implements Network {
     }
 
     /** Flattened global-average-pooled backbone output (N, featureDim), attached to {@code x}'s manager. */
+    @Override
     public NDArray features(NDArray x, boolean training) {
         checkInput(x);
         int s = bnSplits;
@@ -130,10 +130,12 @@ public final class ResNet implements Network {
         }
     }
 
+    @Override
     public int featureDim() {
         return spec.featureDim();
     }
 
+    @Override
     public int outputDim() {
         return spec.outputDim();
     }
@@ -181,48 +183,9 @@ public final class ResNet implements Network {
      */
     @Override
     public void loadStateDict(Map<String, NDArray> source, boolean strict) {
-        if (strict) {
-            List<String> missing = new ArrayList<>();
-            for (String k : state.keySet()) {
-                if (!source.containsKey(k)) {
-                    missing.add(k);
-                }
-            }
-            List<String> unexpected = new ArrayList<>();
-            for (String k : source.keySet()) {
-                if (!state.containsKey(k)) {
-                    unexpected.add(k);
-                }
-            }
-            if (!missing.isEmpty() || !unexpected.isEmpty()) {
-                throw new UserException("state dict does not match ResNet-" + spec.depth() + " with head "
-                        + spec.head().kind() + ": missing " + abbreviate(missing) + ", unexpected "
-                        + abbreviate(unexpected) + "; check depth, head and key prefixes, or load non-strictly");
-            }
-        }
-        for (Map.Entry<String, NDArray> e : source.entrySet()) {
-            NDArray dst = state.get(e.getKey());
-            if (dst != null && !dst.getShape().equals(e.getValue().getShape())) {
-                throw new UserException("state dict tensor " + e.getKey() + " has shape "
-                        + Arrays.toString(e.getValue().getShape().getShape()) + " but the model expects "
-                        + Arrays.toString(dst.getShape().getShape()) + "; check depth, width, stem and head settings");
-            }
-        }
-        try (NoGrad ignored = NoGrad.enter()) {
-            for (Map.Entry<String, NDArray> e : source.entrySet()) {
-                NDArray dst = state.get(e.getKey());
-                if (dst != null) {
-                    Tensors.copyInto(dst, e.getValue());
-                }
-            }
-        }
-    }
-
-    private static String abbreviate(List<String> keys) {
-        if (keys.size() <= 4) {
-            return keys.toString();
-        }
-        return keys.subList(0, 4) + " and " + (keys.size() - 4) + " more";
+        StateDicts.load(state, source, strict, "ResNet-" + spec.depth() + " with head " + spec.head().kind(),
+                "check depth, head and key prefixes, or load non-strictly",
+                "check depth, width, stem and head settings");
     }
 
     @Override
@@ -233,6 +196,11 @@ public final class ResNet implements Network {
     @Override
     public void close() {
         manager.close();
+    }
+
+    @Override
+    public String describe() {
+        return toString();
     }
 
     @Override

@@ -34,6 +34,11 @@ public interface LrSchedule {
         return new CosineLr(base, epochs, perStep, minLr);
     }
 
+    /** moco-v3's per-iteration linear warm-up from 0 then half-cosine to 0; see {@link WarmupCosineLr}. */
+    static LrSchedule warmupCosine(double base, int warmupEpochs, int epochs) {
+        return new WarmupCosineLr(base, warmupEpochs, epochs);
+    }
+
     /** This schedule preceded by a linear warm-up; see {@link LinearWarmupLr}. */
     default LrSchedule afterWarmup(int warmupEpochs) {
         return new LinearWarmupLr(this, warmupEpochs);

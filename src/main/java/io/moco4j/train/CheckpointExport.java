@@ -72,7 +72,13 @@ public final class CheckpointExport {
                     }
                     lines.addAll(architectureNotes(ckpt.encoderSpec(), "torchvision.models." + ckpt.config().model().arch() + "()"));
                 }
-                case MOCO -> writeOfficial(request, ckpt, manager, lines);
+                case MOCO -> {
+                    if (ckpt.config().usesQueue()) {
+                        writeOfficial(request, ckpt, manager, lines);
+                    } else {
+                        MocoV3Export.write(request.out(), ckpt, manager, lines);
+                    }
+                }
                 case SAFETENSORS -> {
                     Map<String, NDArray> encoder = ckpt.tensors(prefix, manager);
                     StateDictFiles.writeSafetensors(request.out(), encoder, metadata(ckpt, encoderName));

@@ -71,6 +71,10 @@ public final class CheckpointImport {
         }
         Object tree = StateDictFiles.readTree(request.from());
         LinkedHashMap<String, HostTensor> sd = MocoCheckpointLayout.stateDict(tree);
+        String v3Prefix = MocoV3Import.prefix(sd);
+        if (v3Prefix != null) {
+            return MocoV3Import.run(request, target, tree, sd, v3Prefix);
+        }
         Description d = MocoCheckpointLayout.describe(tree);
         Map<String, Object> top = tree instanceof Map<?, ?> m && m != sd ? castMap(m) : Map.of();
         String keyPrefix = switch (d.kind()) {

@@ -7,12 +7,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.io.HostTensor;
 import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.io.TensorArchive;
+import io.moco4j.model.Encoder;
 import io.moco4j.model.HeadSpec;
 import io.moco4j.model.Network;
 import io.moco4j.model.ResNetSpec;
-import io.moco4j.optim.Sgd;
+import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -33,9 +35,10 @@ import java.util.Map;
 public final class Checkpoints {
     public static final String FORMAT = "moco4j-checkpoint";
     public static final int VERSION = 1;
-    static final String Q = "encoder_q.";
-    static final String K = "encoder_k.";
-    static final String QUEUE = "queue";
+    static final String Q = MomentumContrast.QUERY;
+    static final String K = MomentumContrast.KEY;
+    static final String QUEUE = MocoV2.QUEUE;
+    static final String PREDICTOR = MocoV3.PREDICTOR;
     static final String OPTIMIZER = "optimizer.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -83,6 +86,22 @@ public final class Checkpoints {
             return hasHead ? spec : spec.withHead(HeadSpec.none());
         }
 
+        /**
+         * The query encoder, built as the checkpoint's configuration describes (v1/v2 head, v3 projector, or no head
+         * for imported encoder-only files without {@code fc} tensors) and strictly loaded, in {@code manager}.
+         */
+        public Encoder openQueryEncoder(NDManager manager) {
+            boolean hasHead = contents.tensors().keySet().stream().anyMatch(k -> k.startsWith(Q + Encoders.RESNET_HEAD_PREFIX));
+            Encoder encoder = hasHead ? Encoders.create(config, manager, 0) : Encoders.backbone(config, manager, 0);
+            try (NDManager tmp = manager.newSubManager()) {
+                encoder.loadStateDict(queryEncoder(tmp), true);
+                return encoder;
+            } catch (RuntimeException e) {
+                encoder.close();
+                throw e;
+            }
+        }
+
         /** The tensors under {@code prefix} (e.g. {@code encoder_q.}) with the prefix removed, in {@code manager}. */
         public Map<String, NDArray> tensors(String prefix, NDManager manager) {
             Map<String, NDArray> out = new LinkedHashMap<>();
@@ -103,14 +122,19 @@ public final class Checkpoints {
         }
     }
 
-    public static void save(Path file, MocoConfig config, MomentumContrast moco, Sgd sgd, TrainingProgress progress)
+    /**
+     * Saves a pretraining state: every network of the method under its prefix ({@code encoder_q.}, {@code encoder_k.},
+     * v3's {@code predictor.}), its extra state (v1/v2's {@code queue}), the optimizer's state under
+     * {@code optimizer.} and the metadata, which records the MoCo version so every command knows what it reads.
+     */
+    public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress)
             throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
-        put(tensors, Q, moco.encoderQ());
-        put(tensors, K, moco.encoderK());
-        tensors.put(QUEUE, moco.queue().keys());
-        sgd.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
-        write(file, config, Kind.PRETRAINING, tensors, progress, moco.queue().pointer(), sgd.stepCount(), null);
+        moco.networks().forEach((prefix, net) -> put(tensors, prefix, net));
+        tensors.putAll(moco.extraState());
+        optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
+        int queuePointer = moco.counters().getOrDefault(MocoV2.QUEUE_POINTER, 0L).intValue();
+        write(file, config, Kind.PRETRAINING, tensors, progress, queuePointer, optimizer.stepCount(), null);
     }
 
     /**
@@ -121,13 +145,32 @@ public final class Checkpoints {
      */
     public static void write(Path file, MocoConfig config, Kind kind, Map<String, NDArray> tensors, TrainingProgress progress,
                              int queuePointer, long optimizerSteps, ObjectNode origin) throws IOException {
-        if (!tensors.keySet().stream().allMatch(k -> k.startsWith(Q) || kind == Kind.PRETRAINING)) {
+        requireKind(kind, tensors.keySet());
+        TensorArchive.write(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin), tensors);
+    }
+
+    /** As {@link #write}, straight from host tensors (imports of large PyTorch files: no second copy in memory). */
+    public static void writeHost(Path file, MocoConfig config, Kind kind, Map<String, HostTensor> tensors,
+                                 TrainingProgress progress, int queuePointer, long optimizerSteps, ObjectNode origin)
+            throws IOException {
+        requireKind(kind, tensors.keySet());
+        TensorArchive.writeHost(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin), tensors);
+    }
+
+    private static void requireKind(Kind kind, java.util.Set<String> names) {
+        if (!names.stream().allMatch(k -> k.startsWith(Q) || kind == Kind.PRETRAINING)) {
             throw new IllegalArgumentException("an encoder checkpoint holds encoder_q.* tensors only");
         }
+    }
+
+    private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
+                                   long optimizerSteps, ObjectNode origin) throws IOException {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
         meta.put("kind", kind.metaValue());
+        meta.put("method", "moco");
+        meta.put("moco_version", config.version());
         meta.put("epoch", progress.epoch());
         meta.put("step_in_epoch", progress.stepInEpoch());
         meta.put("global_step", progress.globalStep());
@@ -139,7 +182,7 @@ public final class Checkpoints {
         if (origin != null) {
             meta.set("origin", origin);
         }
-        TensorArchive.write(file, JSON.writeValueAsString(meta), tensors);
+        return JSON.writeValueAsString(meta);
     }
 
     public static Loaded load(Path file) {

@@ -1,6 +1,6 @@
 package io.moco4j.train;
 
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 import java.util.Map;
 
 /** Something measured on the query encoder at the end of some epochs, such as the kNN monitor. */
@@ -9,7 +9,7 @@ public interface EpochEvaluator extends AutoCloseable {
     boolean due(int epoch, int epochs);
 
     /** Named values (percent for accuracies) to log, e.g. {@code knn_top1}. */
-    Map<String, Double> evaluate(ResNet encoder, int epoch);
+    Map<String, Double> evaluate(Encoder encoder, int epoch);
 
     @Override
     default void close() {}

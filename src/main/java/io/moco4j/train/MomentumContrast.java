@@ -1,130 +1,122 @@
 package io.moco4j.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
-import io.moco4j.loss.InfoNce;
+import io.moco4j.model.Encoder;
+import io.moco4j.model.Network;
 import io.moco4j.model.Networks;
-import io.moco4j.model.NoGrad;
-import io.moco4j.model.ResNet;
-import io.moco4j.optim.Sgd;
+import io.moco4j.optim.Optimizer;
+import io.moco4j.util.Gradients;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * MoCo v1/v2 (He et al. 2020; Chen et al. 2020): a query encoder trained by SGD, a key encoder that
- * follows it by a momentum (EMA) update over parameters, and a queue of past keys as negatives.
+ * What every MoCo version shares: a query encoder f_q trained by the optimizer and a key (momentum) encoder
+ * f_k that starts as its exact copy and follows it by {@code theta_k = m * theta_k + (1 - m) * theta_q} over
+ * parameters only (BatchNorm running statistics stay each encoder's own). The versions differ in how one
+ * step turns two views into a loss: {@link MocoV2} (v1/v2: a queue of negatives, Shuffle BN) and
+ * {@link MocoV3} (in-batch negatives, a predictor, symmetric loss).
  *
- * <p>One {@link #step} does what the official builder's forward and the training loop's loss do: the
- * momentum update, keys under no-grad with Shuffle BN, queries with autograd, InfoNCE with the
- * positive in column 0, backward (gradients are left on the query encoder's parameters for the
- * optimizer), then one enqueue of this step's keys.
+ * <p>Checkpoints are shared too: {@link #networks()} names every network by its checkpoint prefix and
+ * {@link #extraState()} adds what else a version keeps (the queue).
  */
-public final class MomentumContrast implements AutoCloseable {
-    private final ResNet encoderQ;
-    private final ResNet encoderK;
-    private final KeyQueue queue;
-    private final KeyShuffler shuffler;
-    private final double momentum;
-    private final double temperature;
-    private final boolean symmetric;
+public abstract class MomentumContrast implements AutoCloseable {
+    /** Checkpoint prefixes of the two encoders. */
+    public static final String QUERY = "encoder_q.";
+    public static final String KEY = "encoder_k.";
 
-    /** Loss and (K+1)-way contrastive accuracy (percent) of one step. */
+    protected final Encoder encoderQ;
+    protected final Encoder encoderK;
+    protected final double temperature;
+
+    /** Loss and contrastive top-1/top-5 accuracy (percent) of one step. */
     public record StepResult(float loss, float acc1, float acc5) {}
 
-    public MomentumContrast(ResNet encoderQ, ResNet encoderK, KeyQueue queue, KeyShuffler shuffler,
-                            double momentum, double temperature, boolean symmetric) {
+    protected MomentumContrast(Encoder encoderQ, Encoder encoderK, double temperature) {
         this.encoderQ = encoderQ;
         this.encoderK = encoderK;
-        this.queue = queue;
-        this.shuffler = shuffler;
-        this.momentum = momentum;
         this.temperature = temperature;
-        this.symmetric = symmetric;
-        Networks.setRequiresGradient(encoderQ, true);
+        Map<String, NDArray> trainable = encoderQ.trainableParameters();
+        for (Map.Entry<String, NDArray> e : encoderQ.parameters().entrySet()) {
+            boolean requires = trainable.containsKey(e.getKey());
+            if (e.getValue().hasGradient() != requires) {
+                e.getValue().setRequiresGradient(requires);
+            }
+        }
         // The key encoder is never trained by gradients; without requiresGradient no graph is built for it.
         Networks.setRequiresGradient(encoderK, false);
     }
 
     /**
-     * A fresh model: the key encoder starts as an exact copy of the query encoder, as in the paper.
-     */
-    public static MomentumContrast initial(ResNet encoderQ, ResNet encoderK, KeyQueue queue, KeyShuffler shuffler,
-                                           double momentum, double temperature, boolean symmetric) {
-        Networks.copy(encoderQ, encoderK);
-        return new MomentumContrast(encoderQ, encoderK, queue, shuffler, momentum, temperature, symmetric);
-    }
-
-    /**
-     * One training step on two views of the same images (N x 3 x H x W, in the step's manager).
-     * Gradients of the loss are left on {@link #encoderQ()}'s parameters; temporaries attach to the
-     * views' manager, which the caller closes after the optimizer step.
+     * One step on two views of the same images (N x 3 x H x W, in the step's manager) with key-encoder
+     * momentum {@code m}: gradients of the loss are left on {@link #trainableParameters()}; temporaries attach
+     * to the views' manager, which the caller closes after the optimizer step.
      *
-     * @param step the global step, which seeds the Shuffle BN permutation (so resumed runs repeat it)
+     * @param step the global step, which seeds anything random in the step (Shuffle BN), so resumed runs repeat it
      */
-    public StepResult step(NDArray view1, NDArray view2, long step) {
-        NDArray k1 = null;
-        NDArray k2;
-        try (NoGrad ignored = NoGrad.enter()) {
-            Networks.momentumUpdate(encoderK, encoderQ, momentum);
-            k2 = keys(view2, 2 * step);
-            if (symmetric) {
-                k1 = keys(view1, 2 * step + 1);
-            }
-        }
-
-        NDArray logits;
-        NDArray loss;
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray q1 = InfoNce.normalize(encoderQ.forward(view1, true));
-            logits = InfoNce.logits(q1, k2, queue.keys(), temperature);
-            loss = InfoNce.loss(logits);
-            if (symmetric) {
-                NDArray q2 = InfoNce.normalize(encoderQ.forward(view2, true));
-                loss = loss.add(InfoNce.loss(q2, k1, queue.keys(), temperature));
-            }
-            gc.backward(loss);
-        }
-        float lossValue = loss.getFloat();
-        float[] acc = InfoNce.accuracy(logits, 1, 5);
-        if (Float.isFinite(lossValue)) {
-            // Enqueue after the loss used the old queue; both key sets at once in symmetric mode, as the CIFAR demo.
-            queue.enqueue(symmetric ? NDArrays.concat(new NDList(k1, k2), 0) : k2);
-        }
-        return new StepResult(lossValue, acc[0], acc[1]);
-    }
+    public abstract StepResult step(NDArray view1, NDArray view2, long step, double m);
 
     /**
-     * One optimisation step: zeroes the query encoder's gradients (DJL accumulates them), runs {@link #step},
-     * and applies {@code sgd} at {@code lr} unless the loss is not finite (the caller then stops the run).
+     * One optimisation step: zeroes the gradients (DJL accumulates them), runs {@link #step} and applies the
+     * optimizer at {@code lr} unless the loss is not finite (the caller then stops the run).
      */
-    public StepResult train(NDArray view1, NDArray view2, long step, Sgd sgd, double lr) {
-        Sgd.zeroGrad(encoderQ.parameters());
-        StepResult r = step(view1, view2, step);
+    public StepResult train(NDArray view1, NDArray view2, long step, Optimizer optimizer, double lr, double m) {
+        LinkedHashMap<String, NDArray> trainable = trainableParameters();
+        Gradients.zero(trainable.values());
+        StepResult r = step(view1, view2, step, m);
         if (Float.isFinite(r.loss())) {
-            sgd.step(encoderQ.parameters(), lr);
+            optimizer.step(trainable, lr);
         }
         return r;
     }
 
-    /** Keys of {@code images}: shuffled through the key encoder (Shuffle BN), normalised, restored. */
-    private NDArray keys(NDArray images, long shuffleSeed) {
-        KeyShuffler.Shuffled shuffled = shuffler.shuffle(images, shuffleSeed);
-        NDArray k = InfoNce.normalize(encoderK.forward(shuffled.batch(), true));
-        return shuffled.restore(k);
+    /** The key encoder's momentum update; every version calls it before computing this step's keys. */
+    protected void updateKeyEncoder(double m) {
+        Networks.momentumUpdate(encoderK, encoderQ, m);
     }
 
-    public ResNet encoderQ() {
+    /**
+     * Everything the optimizer trains, named uniquely across networks: the query encoder's parameters by their
+     * own keys, other networks' (the v3 predictor) under their checkpoint prefix. Optimizer state is keyed so.
+     */
+    public LinkedHashMap<String, NDArray> trainableParameters() {
+        return encoderQ.trainableParameters();
+    }
+
+    /** Every network of the model by checkpoint prefix, query encoder first. */
+    public LinkedHashMap<String, Network> networks() {
+        LinkedHashMap<String, Network> n = new LinkedHashMap<>();
+        n.put(QUERY, encoderQ);
+        n.put(KEY, encoderK);
+        return n;
+    }
+
+    /** Tensors besides the networks' state that a checkpoint must hold to continue exactly (none by default). */
+    public Map<String, NDArray> extraState() {
+        return Map.of();
+    }
+
+    /** Integer counters a checkpoint's metadata must hold (e.g. the queue pointer). */
+    public Map<String, Long> counters() {
+        return Map.of();
+    }
+
+    /** Restores {@link #extraState()} and {@link #counters()} from a checkpoint (networks are loaded by the caller). */
+    protected void restoreExtra(Map<String, NDArray> tensors, Map<String, Long> counters, NDManager manager) {}
+
+    /** The MoCo version this method implements (1 and 2 share {@link MocoV2}). */
+    public abstract int version();
+
+    public Encoder encoderQ() {
         return encoderQ;
     }
 
-    public ResNet encoderK() {
+    public Encoder encoderK() {
         return encoderK;
     }
 
-    public KeyQueue queue() {
-        return queue;
+    public double temperature() {
+        return temperature;
     }
 
     public NDManager manager() {
@@ -133,7 +125,6 @@ public final class MomentumContrast implements AutoCloseable {
 
     @Override
     public void close() {
-        queue.close();
         encoderK.close();
         encoderQ.close();
     }

@@ -11,10 +11,8 @@ import io.moco4j.io.MetricsLog;
 import io.moco4j.io.TensorArchive;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
-import io.moco4j.model.ResNet;
 import io.moco4j.optim.LrSchedule;
-import io.moco4j.optim.Sgd;
-import io.moco4j.optim.SgdConfig;
+import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -85,8 +83,8 @@ public final class Pretraining {
              ViewLoader loader = data.trainLoader(cfg);
              EpochEvaluator monitor = data.knnMonitor(cfg);
              MetricsLog metrics = new MetricsLog(dir.metrics());
-             Sgd sgd = optimizer(cfg);
-             MomentumContrast moco = resumeFrom == null ? fresh(cfg, root) : restored(cfg, root, resumeFrom, sgd)) {
+             Optimizer optimizer = Optimizers.from(cfg);
+             MomentumContrast moco = resumeFrom == null ? Methods.fresh(cfg, root) : restored(cfg, root, resumeFrom, optimizer)) {
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
             if (resumeFrom != null) {
                 request.out().printf(Locale.ROOT, "Resuming %s at epoch %d, step %d.%n", dir.root(), start.epoch() + 1, start.stepInEpoch());
@@ -95,50 +93,37 @@ public final class Pretraining {
                         describe(cfg), data.description(), data.train().size(), cfg.train().epochs(), loader.batchesPerEpoch(),
                         request.device(), dir.root());
             }
-            QueueCoverage.warning(cfg.moco().queueSize(), cfg.keysPerStep(), loader.batchesPerEpoch(), data.train().size())
-                    .ifPresent(w -> request.out().println("Warning: " + w));
-            return new Loop(request, cfg, dir, loader, monitor, metrics, sgd, moco).run(start);
+            if (cfg.usesQueue()) {
+                QueueCoverage.warning(cfg.moco().queueSize(), cfg.keysPerStep(), loader.batchesPerEpoch(), data.train().size())
+                        .ifPresent(w -> request.out().println("Warning: " + w));
+            }
+            return new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco).run(start);
         }
     }
 
     private static String describe(MocoConfig cfg) {
-        return String.format(Locale.ROOT, "%s%s x%.2f, %s head, K %d, m %.4g, T %.3g, batch %d",
-                cfg.model().arch(), cfg.model().cifarStem() ? " (CIFAR stem)" : "", cfg.model().width(), cfg.model().head(),
+        String model = String.format(Locale.ROOT, "%s%s x%.2f, %s head", cfg.model().arch(),
+                cfg.model().cifarStem() ? " (CIFAR stem)" : "", cfg.model().width(), cfg.model().head());
+        if (!cfg.usesQueue()) {
+            return String.format(Locale.ROOT, "MoCo v3: %s, predictor %d, m %.4g%s, T %.3g, %s, batch %d", model,
+                    cfg.model().predictorHidden(), cfg.moco().momentum(), cfg.moco().momentumCosine() ? " (cosine to 1)" : "",
+                    cfg.moco().temperature(), cfg.optim().name(), cfg.train().batchSize());
+        }
+        return String.format(Locale.ROOT, "MoCo v%d: %s, K %d, m %.4g, T %.3g, batch %d", cfg.version(), model,
                 cfg.moco().queueSize(), cfg.moco().momentum(), cfg.moco().temperature(), cfg.train().batchSize());
     }
 
-    /** The query encoder's SGD as {@code optim.*} configures it. */
-    public static Sgd optimizer(MocoConfig cfg) {
-        return new Sgd(new SgdConfig(cfg.optim().momentum(), cfg.optim().weightDecay(), 0, cfg.optim().nesterov()));
-    }
-
-    /** A new run's encoders and queue, initialised from {@code train.seed} (tools replaying a run start here too). */
-    public static MomentumContrast fresh(MocoConfig cfg, NDManager root) {
-        long seed = cfg.train().seed();
-        ResNet q = Encoders.create(cfg, root, seed);
-        ResNet k = Encoders.create(cfg, root, seed);
-        KeyQueue queue = KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), seed + 1);
-        return MomentumContrast.initial(q, k, queue, shuffler(cfg), cfg.moco().momentum(), cfg.moco().temperature(),
-                cfg.moco().symmetric());
-    }
-
-    private static MomentumContrast restored(MocoConfig cfg, NDManager root, Checkpoints.Loaded ckpt, Sgd sgd) {
-        ResNet q = Encoders.create(cfg, root, cfg.train().seed());
-        ResNet k = Encoders.create(cfg, root, cfg.train().seed());
+    /** The model and optimizer state of a checkpoint, continuing exactly where it stopped. */
+    private static MomentumContrast restored(MocoConfig cfg, NDManager root, Checkpoints.Loaded ckpt, Optimizer optimizer) {
+        MomentumContrast moco = Methods.restored(cfg, root, ckpt);
         try (NDManager tmp = root.newSubManager()) {
-            q.loadStateDict(ckpt.tensors(Checkpoints.Q, tmp), true);
-            k.loadStateDict(ckpt.tensors(Checkpoints.K, tmp), true);
-            KeyQueue queue = KeyQueue.restore(root, TensorArchive.toNDArray(ckpt.contents().tensor(Checkpoints.QUEUE), tmp),
-                    ckpt.queuePointer());
-            sgd.loadState(ckpt.tensors(Checkpoints.OPTIMIZER, tmp));
-            sgd.setStepCount(ckpt.optimizerSteps());
-            return new MomentumContrast(q, k, queue, shuffler(cfg), cfg.moco().momentum(), cfg.moco().temperature(),
-                    cfg.moco().symmetric());
+            optimizer.loadState(ckpt.tensors(Checkpoints.OPTIMIZER, tmp));
+            optimizer.setStepCount(ckpt.optimizerSteps());
+            return moco;
+        } catch (RuntimeException e) {
+            moco.close();
+            throw e;
         }
-    }
-
-    private static KeyShuffler shuffler(MocoConfig cfg) {
-        return cfg.moco().shuffleBn() ? new SingleDeviceShuffler(cfg.train().seed()) : KeyShuffler.NONE;
     }
 
     /** The step loop and its bookkeeping. */
@@ -149,22 +134,24 @@ public final class Pretraining {
         private final ViewLoader loader;
         private final EpochEvaluator monitor;
         private final MetricsLog metrics;
-        private final Sgd sgd;
+        private final Optimizer optimizer;
         private final MomentumContrast moco;
         private final LrSchedule schedule;
+        private final MomentumSchedule momentum;
         private final int stepsPerEpoch;
 
         Loop(Request request, MocoConfig cfg, RunDirectory dir, ViewLoader loader, EpochEvaluator monitor,
-             MetricsLog metrics, Sgd sgd, MomentumContrast moco) {
+             MetricsLog metrics, Optimizer optimizer, MomentumContrast moco) {
             this.request = request;
             this.cfg = cfg;
             this.dir = dir;
             this.loader = loader;
             this.monitor = monitor;
             this.metrics = metrics;
-            this.sgd = sgd;
+            this.optimizer = optimizer;
             this.moco = moco;
             this.schedule = Schedules.from(cfg);
+            this.momentum = Schedules.momentum(cfg);
             this.stepsPerEpoch = loader.batchesPerEpoch();
         }
 
@@ -188,8 +175,9 @@ public final class Pretraining {
                                     continue; // resuming mid-epoch: this batch was trained on before the stop
                                 }
                                 double lr = schedule.lr(epoch, step, stepsPerEpoch);
+                                double m = momentum.at(epoch, step, stepsPerEpoch);
                                 long t0 = System.nanoTime();
-                                MomentumContrast.StepResult r = trainStep(batch, globalStep, lr);
+                                MomentumContrast.StepResult r = trainStep(batch, globalStep, lr, m);
                                 double seconds = (System.nanoTime() - t0) / 1e9;
                                 elapsed += seconds;
                                 if (!Float.isFinite(r.loss())) {
@@ -206,7 +194,7 @@ public final class Pretraining {
                                 boolean lastOfEpoch = step + 1 == stepsPerEpoch;
                                 if (!lastOfEpoch && (request.stop().requested() || globalStep >= request.maxGlobalSteps())) {
                                     TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
-                                    Checkpoints.save(dir.lastCheckpoint(), cfg, moco, sgd, p);
+                                    Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
                                     progress.message(stopMessage(p));
                                     return new Outcome(Status.STOPPED, p, lastLoss);
                                 }
@@ -228,13 +216,13 @@ public final class Pretraining {
             }
         }
 
-        private MomentumContrast.StepResult trainStep(ViewBatch batch, long globalStep, double lr) {
+        private MomentumContrast.StepResult trainStep(ViewBatch batch, long globalStep, double lr, double m) {
             try (NDManager step = moco.manager().newSubManager()) {
                 NDArray v1 = batch.view(0);
                 NDArray v2 = batch.view(batch.views().size() > 1 ? 1 : 0);
                 v1.attach(step);
                 v2.attach(step);
-                return moco.train(v1, v2, globalStep, sgd, lr);
+                return moco.train(v1, v2, globalStep, optimizer, lr, m);
             }
         }
 
@@ -252,7 +240,7 @@ public final class Pretraining {
                 }
             }
             metrics.write(rec);
-            Checkpoints.save(dir.lastCheckpoint(), cfg, moco, sgd, p);
+            Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
             int every = cfg.train().checkpointEvery();
             if (every > 0 && (epoch + 1) % every == 0) {
                 // A copy of last.ckpt, written atomically like every checkpoint.

@@ -10,7 +10,7 @@ import io.moco4j.data.ViewTransform;
 import io.moco4j.data.augment.Recipe;
 import io.moco4j.data.augment.Recipes;
 import io.moco4j.eval.KnnMonitor;
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +35,7 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
         Path data = cfg.data().path().isEmpty() ? null : Path.of(cfg.data().path());
         Path val = cfg.data().val().isEmpty() ? null : Path.of(cfg.data().val());
         int size = cfg.train().imageSize();
-        List<ViewTransform> views = trainViews(cfg.train().augment(), size);
+        List<ViewTransform> views = trainViews(cfg.train().augment(), size, cfg.train().cropMin());
         ViewTransform eval = evalTransform(size);
         if (data == null) {
             int side = size >= 64 ? 64 : 32;
@@ -49,8 +49,9 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
     }
 
     /** Two views: a one-view recipe (v1, v2, cifar) is applied twice independently, v3's two views once each. */
-    static List<ViewTransform> trainViews(String recipe, int size) {
-        List<ViewTransform> transforms = Recipes.load(recipe, size).cpuTransforms();
+    static List<ViewTransform> trainViews(String recipe, int size, double cropMin) {
+        Recipe r = Recipes.load(recipe, size);
+        List<ViewTransform> transforms = (cropMin > 0 ? r.withCropMin(cropMin) : r).cpuTransforms();
         return transforms.size() == 1 ? List.of(transforms.get(0), transforms.get(0)) : transforms;
     }
 
@@ -76,7 +77,7 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
                 }
 
                 @Override
-                public Map<String, Double> evaluate(ResNet encoder, int epoch) {
+                public Map<String, Double> evaluate(Encoder encoder, int epoch) {
                     return Map.of();
                 }
             };
@@ -90,7 +91,7 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
             }
 
             @Override
-            public Map<String, Double> evaluate(ResNet encoder, int epoch) {
+            public Map<String, Double> evaluate(Encoder encoder, int epoch) {
                 return monitor.evaluate(encoder, epoch);
             }
 

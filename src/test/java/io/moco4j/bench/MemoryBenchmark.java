@@ -10,6 +10,7 @@ import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
 import io.moco4j.train.Encoders;
 import io.moco4j.train.KeyQueue;
+import io.moco4j.train.MocoV2;
 import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.SingleDeviceShuffler;
 import io.moco4j.train.TrainingData;
@@ -31,9 +32,9 @@ public final class MemoryBenchmark {
         try (NDManager root = NDManager.newBaseManager();
              ViewLoader loader = data.trainLoader(cfg);
              Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false));
-             MomentumContrast moco = MomentumContrast.initial(Encoders.create(cfg, root, 0), Encoders.create(cfg, root, 0),
+             MomentumContrast moco = MocoV2.initial(Encoders.create(cfg, root, 0), Encoders.create(cfg, root, 0),
                      KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 1), new SingleDeviceShuffler(0),
-                     cfg.moco().momentum(), cfg.moco().temperature(), false)) {
+                     cfg.moco().temperature(), false)) {
             long step = 0;
             for (int epoch = 0; step < steps; epoch++) {
                 try (NDManager epochManager = root.newSubManager(); ViewLoader.Epoch batches = loader.epoch(epoch, epochManager)) {
@@ -43,7 +44,7 @@ public final class MemoryBenchmark {
                             NDArray v2 = batch.view(1);
                             v1.attach(sm);
                             v2.attach(sm);
-                            moco.train(v1, v2, step, sgd, 0.06);
+                            moco.train(v1, v2, step, sgd, 0.06, cfg.moco().momentum());
                         }
                         step++;
                         if (step % 50 == 0) {

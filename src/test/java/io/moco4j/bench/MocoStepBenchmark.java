@@ -8,11 +8,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
-import io.moco4j.model.ResNet;
+import io.moco4j.model.Encoder;
 import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
 import io.moco4j.train.Encoders;
 import io.moco4j.train.KeyQueue;
+import io.moco4j.train.MocoV2;
 import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.SingleDeviceShuffler;
 import java.nio.file.Files;
@@ -39,11 +40,10 @@ public final class MocoStepBenchmark {
         boolean profile = args.length > 3 && args[3].equals("profile");
         MocoConfig cfg = ConfigLoader.defaults().preset("cifar10-demo").set("train.batch_size=" + batch).build();
         try (NDManager root = NDManager.newBaseManager()) {
-            ResNet q = Encoders.create(cfg, root, 0);
-            ResNet k = Encoders.create(cfg, root, 0);
+            Encoder q = Encoders.create(cfg, root, 0);
+            Encoder k = Encoders.create(cfg, root, 0);
             KeyQueue queue = KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 1);
-            try (MomentumContrast moco = MomentumContrast.initial(q, k, queue, new SingleDeviceShuffler(0),
-                    cfg.moco().momentum(), cfg.moco().temperature(), false);
+            try (MomentumContrast moco = MocoV2.initial(q, k, queue, new SingleDeviceShuffler(0), cfg.moco().temperature(), false);
                  Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false))) {
                 NDArray im1 = root.randomNormal(new Shape(batch, 3, 32, 32));
                 NDArray im2 = root.randomNormal(new Shape(batch, 3, 32, 32));
@@ -72,7 +72,7 @@ public final class MocoStepBenchmark {
             NDArray v2 = im2.duplicate();
             v1.attach(step);
             v2.attach(step);
-            moco.train(v1, v2, i, sgd, 0.06);
+            moco.train(v1, v2, i, sgd, 0.06, 0.99);
         }
     }
 

@@ -7,9 +7,10 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
 import io.moco4j.io.Npy;
-import io.moco4j.optim.Sgd;
-import io.moco4j.train.MomentumContrast;
-import io.moco4j.train.Pretraining;
+import io.moco4j.optim.Optimizer;
+import io.moco4j.train.Methods;
+import io.moco4j.train.MocoV2;
+import io.moco4j.train.Optimizers;
 import io.moco4j.train.SingleDeviceShuffler;
 import io.moco4j.train.TrainingData;
 import java.nio.file.Files;
@@ -39,8 +40,8 @@ public final class ReplayDump {
         int batch = cfg.train().batchSize();
         SingleDeviceShuffler shuffler = new SingleDeviceShuffler(seed); // the same permutations as the run's own
         try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast moco = Pretraining.fresh(cfg, root);
-             Sgd sgd = Pretraining.optimizer(cfg);
+             MocoV2 moco = (MocoV2) Methods.fresh(cfg, root);
+             Optimizer sgd = Optimizers.from(cfg);
              ViewLoader loader = TrainingData.open(cfg).trainLoader(cfg);
              NDManager epoch = root.newSubManager();
              ViewLoader.Epoch batches = loader.epoch(0, epoch)) {
@@ -54,11 +55,11 @@ public final class ReplayDump {
                     NDArray v2 = b.view(1);
                     Npy.writeFloat32(out.resolve("step" + s + "_v1.npy"), v1.toFloatArray(), v1.getShape().getShape());
                     Npy.writeFloat32(out.resolve("step" + s + "_v2.npy"), v2.toFloatArray(), v2.getShape().getShape());
-                    // MomentumContrast.step shuffles the keys of global step s with seed 2s.
+                    // MocoV2.step shuffles the keys of global step s with seed 2s.
                     Npy.writeInt64(out.resolve("step" + s + "_perm.npy"), shuffler.permutation(batch, 2L * s), batch);
                     v1.attach(step);
                     v2.attach(step);
-                    float loss = moco.train(v1, v2, s, sgd, cfg.optim().lr()).loss();
+                    float loss = moco.train(v1, v2, s, sgd, cfg.optim().lr(), cfg.moco().momentum()).loss();
                     losses.append(loss).append('\n');
                     System.out.println("step " + s + " loss " + loss);
                 }

@@ -19,6 +19,7 @@ import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.io.Safetensors;
 import io.moco4j.io.TorchCheckpointReader;
 import io.moco4j.model.HeadSpec;
+import io.moco4j.model.Encoder;
 import io.moco4j.model.ResNet;
 import io.moco4j.testutil.Golden;
 import io.moco4j.util.UserException;
@@ -110,8 +111,8 @@ class CheckpointInteropTest {
 
         // Networks built from the imported config give PyTorch's eval outputs.
         try (NDManager m = NDManager.newBaseManager(Device.cpu());
-             ResNet q = Encoders.create(cfg, m, 1);
-             ResNet key = Encoders.create(cfg, m, 2)) {
+             Encoder q = Encoders.create(cfg, m, 1);
+             Encoder key = Encoders.create(cfg, m, 2)) {
             q.loadStateDict(ckpt.queryEncoder(m), true);
             key.loadStateDict(ckpt.tensors("encoder_k.", m), true);
             NpyArray x = want.get("input");

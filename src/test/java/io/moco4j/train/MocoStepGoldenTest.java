@@ -13,6 +13,7 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.model.HeadSpec;
+import io.moco4j.model.Encoder;
 import io.moco4j.model.ResNet;
 import io.moco4j.model.ResNetSpec;
 import io.moco4j.optim.Sgd;
@@ -99,8 +100,7 @@ class MocoStepGoldenTest {
             q.loadStateDict(unflatten(g.get("init"), keys, shapes, root), true);
             NpyArray queue0 = g.get("queue0");
             KeyQueue queue = KeyQueue.restore(root, root.create(queue0.toFloatArray(), new Shape(queue0.shape())), 0);
-            try (MomentumContrast moco = MomentumContrast.initial(q, k, queue, new SingleDeviceShuffler(42),
-                    keyMomentum, meta.get("T").asDouble(), symmetric)) {
+            try (MocoV2 moco = MocoV2.initial(q, k, queue, new SingleDeviceShuffler(42), meta.get("T").asDouble(), symmetric)) {
                 double lr = meta.get("lr").asDouble();
                 for (int s = 0; s < meta.get("steps").asInt(); s++) {
                     float loss;
@@ -108,7 +108,7 @@ class MocoStepGoldenTest {
                         NDArray v1 = toNd(inputs.get("step" + s + "/view1"), step);
                         NDArray v2 = toNd(inputs.get("step" + s + "/view2"), step);
                         Sgd.zeroGrad(moco.encoderQ().parameters());
-                        loss = moco.step(v1, v2, s).loss();
+                        loss = moco.step(v1, v2, s, keyMomentum).loss();
                         sgd.step(moco.encoderQ().parameters(), lr);
                     }
                     double expected = c.get("losses").get(s).asDouble();
@@ -128,7 +128,7 @@ class MocoStepGoldenTest {
         return d;
     }
 
-    private static double compareState(String what, NpyArray flat, List<String> keys, List<long[]> shapes, ResNet net) {
+    private static double compareState(String what, NpyArray flat, List<String> keys, List<long[]> shapes, Encoder net) {
         float[] all = flat.toFloatArray();
         Map<String, NDArray> state = net.stateDict();
         double worst = 0;

@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.loss.InfoNce;
+import io.moco4j.model.Encoder;
 import io.moco4j.model.NoGrad;
 import io.moco4j.model.ResNet;
 import io.moco4j.optim.Sgd;
@@ -32,12 +33,11 @@ class MomentumContrastTest {
         return l.build();
     }
 
-    static MomentumContrast build(MocoConfig cfg, NDManager root) {
-        ResNet q = Encoders.create(cfg, root, 3);
-        ResNet k = Encoders.create(cfg, root, 4); // a different init: initial() must overwrite it
+    static MocoV2 build(MocoConfig cfg, NDManager root) {
+        Encoder q = Encoders.create(cfg, root, 3);
+        Encoder k = Encoders.create(cfg, root, 4); // a different init: initial() must overwrite it
         KeyQueue queue = KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 5);
-        return MomentumContrast.initial(q, k, queue, new SingleDeviceShuffler(7), cfg.moco().momentum(),
-                cfg.moco().temperature(), cfg.moco().symmetric());
+        return MocoV2.initial(q, k, queue, new SingleDeviceShuffler(7), cfg.moco().temperature(), cfg.moco().symmetric());
     }
 
     static Map<String, float[]> snapshot(Map<String, NDArray> tensors) {
@@ -49,7 +49,7 @@ class MomentumContrastTest {
     @Test
     void keyEncoderStartsAsAnExactCopyAndFollowsTheQueryByEma() {
         MocoConfig cfg = tiny();
-        try (NDManager root = NDManager.newBaseManager(); MomentumContrast moco = build(cfg, root);
+        try (NDManager root = NDManager.newBaseManager(); MocoV2 moco = build(cfg, root);
              Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false))) {
             Map<String, float[]> q0 = snapshot(moco.encoderQ().stateDict());
             Map<String, float[]> k0 = snapshot(moco.encoderK().stateDict());
@@ -90,7 +90,7 @@ class MomentumContrastTest {
     @Test
     void gradientsReachOnlyTheQueryEncoderAndTheQueueAdvances() {
         MocoConfig cfg = tiny();
-        try (NDManager root = NDManager.newBaseManager(); MomentumContrast moco = build(cfg, root)) {
+        try (NDManager root = NDManager.newBaseManager(); MocoV2 moco = build(cfg, root)) {
             float[] queueBefore = moco.queue().keys().toFloatArray();
             try (NDManager step = root.newSubManager()) {
                 NDArray v1 = step.randomNormal(new Shape(8, 3, 32, 32));
@@ -105,7 +105,7 @@ class MomentumContrastTest {
                     NDArray k = s.restore(InfoNce.normalize(moco.encoderQ().forward(s.batch(), true)));
                     expected = InfoNce.loss(q, k, moco.queue().keys().duplicate(), cfg.moco().temperature()).getFloat();
                 }
-                MomentumContrast.StepResult r = moco.step(v1, v2, 0);
+                MomentumContrast.StepResult r = moco.step(v1, v2, 0, M);
                 assertEquals(expected, r.loss(), 1e-5f);
                 assertTrue(r.acc1() >= 0 && r.acc1() <= r.acc5() && r.acc5() <= 100);
                 NDArray g = moco.encoderQ().parameters().get("conv1.weight").getGradient();
@@ -131,10 +131,10 @@ class MomentumContrastTest {
     @Test
     void symmetricModeEnqueuesBothKeySetsOnce() {
         MocoConfig cfg = tiny("moco.symmetric=true", "moco.queue_size=32");
-        try (NDManager root = NDManager.newBaseManager(); MomentumContrast moco = build(cfg, root);
+        try (NDManager root = NDManager.newBaseManager(); MocoV2 moco = build(cfg, root);
              NDManager step = root.newSubManager()) {
             MomentumContrast.StepResult r = moco.step(step.randomNormal(new Shape(8, 3, 32, 32)),
-                    step.randomNormal(new Shape(8, 3, 32, 32)), 0);
+                    step.randomNormal(new Shape(8, 3, 32, 32)), 0, M);
             assertEquals(16, moco.queue().pointer());
             assertTrue(Float.isFinite(r.loss()) && r.loss() > 0);
         }
@@ -147,7 +147,7 @@ class MomentumContrastTest {
         for (int splits : new int[] {1, 2}) {
             MocoConfig cfg = tiny("moco.bn_splits=" + splits);
             try (NDManager root = NDManager.newBaseManager(); NoGrad ignored = NoGrad.enter()) {
-                ResNet k = Encoders.create(cfg, root, 1);
+                Encoder k = Encoders.create(cfg, root, 1);
                 NDArray x = root.randomNormal(new Shape(8, 3, 32, 32));
                 NDArray plain = InfoNce.normalize(k.forward(x, true));
                 KeyShuffler.Shuffled s = new SingleDeviceShuffler(3).shuffle(x, 0);
@@ -165,7 +165,7 @@ class MomentumContrastTest {
     @Test
     void trainingStepsLeaveNoArraysBehind() {
         MocoConfig cfg = tiny();
-        try (NDManager root = NDManager.newBaseManager(); MomentumContrast moco = build(cfg, root);
+        try (NDManager root = NDManager.newBaseManager(); MocoV2 moco = build(cfg, root);
              Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false))) {
             step(moco, sgd, root, 0); // the first step creates the momentum buffers
             int before = root.getManagedArrays().size();
@@ -176,10 +176,10 @@ class MomentumContrastTest {
         }
     }
 
-    private static void step(MomentumContrast moco, Sgd sgd, NDManager root, long i) {
+    private static void step(MocoV2 moco, Sgd sgd, NDManager root, long i) {
         try (NDManager step = root.newSubManager()) {
             Sgd.zeroGrad(moco.encoderQ().parameters());
-            moco.step(step.randomNormal(new Shape(8, 3, 32, 32)), step.randomNormal(new Shape(8, 3, 32, 32)), i);
+            moco.step(step.randomNormal(new Shape(8, 3, 32, 32)), step.randomNormal(new Shape(8, 3, 32, 32)), i, M);
             sgd.step(moco.encoderQ().parameters(), 0.5);
         }
     }

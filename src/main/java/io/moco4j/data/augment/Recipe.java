@@ -59,6 +59,35 @@ public record Recipe(String name, List<ViewSpec> views) {
         return new Recipe(name, out);
     }
 
+    /**
+     * This recipe with every random-resized-crop's lower scale bound set to {@code cropMin} (moco-v3's
+     * {@code --crop-min}: 0.2 for ResNet, 0.08 for ViT); other steps are unchanged.
+     */
+    public Recipe withCropMin(double cropMin) {
+        if (!(cropMin > 0 && cropMin < 1)) {
+            throw new IllegalArgumentException("crop minimum must be in (0, 1), got " + cropMin);
+        }
+        List<ViewSpec> out = new ArrayList<>();
+        for (ViewSpec v : views) {
+            out.add(new ViewSpec(v.size(), withCropMin(v.ops(), cropMin), v.normalization()));
+        }
+        return new Recipe(name, out);
+    }
+
+    private static List<OpSpec> withCropMin(List<OpSpec> ops, double cropMin) {
+        List<OpSpec> out = new ArrayList<>();
+        for (OpSpec op : ops) {
+            if (op instanceof OpSpec.RandomResizedCrop c) {
+                out.add(new OpSpec.RandomResizedCrop(cropMin, c.scaleMax(), c.ratioMin(), c.ratioMax()));
+            } else if (op instanceof OpSpec.RandomApply ra) {
+                out.add(new OpSpec.RandomApply(ra.p(), withCropMin(ra.ops(), cropMin)));
+            } else {
+                out.add(op);
+            }
+        }
+        return out;
+    }
+
     private static List<OpSpec> rescale(List<OpSpec> ops, double factor) {
         List<OpSpec> out = new ArrayList<>();
         for (OpSpec op : ops) {

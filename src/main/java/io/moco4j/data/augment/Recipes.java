@@ -18,7 +18,7 @@ import java.util.List;
  * </ul>
  */
 public final class Recipes {
-    public static final List<String> BUILT_IN = List.of("v1", "v2", "v3", "cifar", "eval", "eval32");
+    public static final List<String> BUILT_IN = List.of("v1", "v2", "v3", "cifar", "cifar-v3", "eval", "eval32");
 
     private Recipes() {}
 

@@ -1,0 +1,64 @@
+package io.moco4j.cli;
+
+import io.moco4j.bench.StepBenchmark;
+import io.moco4j.config.ConfigLoader;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.util.Devices;
+import io.moco4j.util.UserException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Times full training steps of a preset on synthetic input (no data loading), on any device.",
+                "Prints img/s (median step), the step time spread and peak host memory; --out writes the JSON."})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--preset", paramLabel = "P", required = true, description = "Any pretrain preset, e.g. cpu-small-v3.")
+    String preset;
+
+    @Option(names = "--batch-size", paramLabel = "N") Integer batchSize;
+    @Option(names = "--image-size", paramLabel = "PX") Integer imageSize;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "10", description = "Timed steps (default 10).")
+    int steps;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed steps first (default 3).")
+    int warmup;
+
+    @Option(names = "--profile", description = "One more step under libtorch's profiler: the share of time outside libtorch ops.")
+    boolean profile;
+
+    @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
+    String device;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override any setting, e.g. --set model.width=0.5.")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as JSON.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        if (steps < 1 || warmup < 0) {
+            throw new UserException("--steps must be >= 1 and --warmup >= 0 (got " + steps + ", " + warmup + ")");
+        }
+        Map<String, String> all = new LinkedHashMap<>(overrides);
+        if (batchSize != null) all.put("train.batch_size", batchSize.toString());
+        if (imageSize != null) all.put("train.image_size", imageSize.toString());
+        MocoConfig cfg = ConfigLoader.defaults().preset(preset).setAll(all).build();
+        StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device), new StepBenchmark.Plan(warmup, steps, profile));
+        String json = r.toJson().toString();
+        System.out.printf(Locale.ROOT, "%s, batch %d at %d px on %s: %.1f img/s (median step %.3f s)%n", preset,
+                cfg.train().batchSize(), cfg.train().imageSize(), r.device(), r.imagesPerSecond(), r.medianSeconds());
+        System.out.println(json);
+        if (out != null) {
+            Files.writeString(out, json + "\n");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,23 @@
+package io.moco4j.train;
+
+import io.moco4j.config.MocoConfig;
+import io.moco4j.optim.Lars;
+import io.moco4j.optim.LarsConfig;
+import io.moco4j.optim.Optimizer;
+import io.moco4j.optim.Sgd;
+import io.moco4j.optim.SgdConfig;
+import io.moco4j.util.UserException;
+
+/** The optimizer {@code optim.name} asks for, with the run's momentum and weight decay. */
+public final class Optimizers {
+    private Optimizers() {}
+
+    public static Optimizer from(MocoConfig cfg) {
+        MocoConfig.Optim o = cfg.optim();
+        return switch (o.name()) {
+            case "sgd" -> new Sgd(new SgdConfig(o.momentum(), o.weightDecay(), 0, o.nesterov()));
+            case "lars" -> (Optimizer) (Object) new Lars(LarsConfig.of(o.momentum(), o.weightDecay()));
+            default -> throw new UserException("optim.name '" + o.name() + "' is not available; use sgd or lars");
+        };
+    }
+}
