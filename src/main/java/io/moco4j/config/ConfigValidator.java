@@ -8,7 +8,7 @@ final class ConfigValidator {
     private static final List<String> ARCHS = List.of("resnet18", "resnet34", "resnet50");
     private static final List<String> HEADS = List.of("linear", "mlp", "projector");
     private static final List<String> OPTIMIZERS = List.of("sgd", "lars", "adamw");
-    private static final List<String> SCHEDULES = List.of("step", "cosine", "constant");
+    private static final List<String> SCHEDULES = List.of("step", "cosine", "constant", "warmup_cosine");
 
     private ConfigValidator() {}
 

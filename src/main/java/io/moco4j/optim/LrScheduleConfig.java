@@ -9,7 +9,8 @@ import java.util.Locale;
  * A learning-rate schedule as configured by the user; {@link #build()} validates it and makes the
  * {@link LrSchedule}.
  *
- * @param kind         {@code constant}, {@code step} (alias {@code multistep}) or {@code cosine} (alias {@code cos})
+ * @param kind         {@code constant}, {@code step} (alias {@code multistep}), {@code cosine} (alias {@code cos}) or
+ *                     {@code warmup_cosine} (moco-v3: per-iteration warm-up from 0, then half-cosine to 0)
  * @param baseLr       the peak rate (apply {@link LrSchedule#linearScaledLr} first if wanted)
  * @param epochs       total training epochs, warm-up included
  * @param milestones   for {@code step}: epochs (0-based, counted from the start of training, warm-up
@@ -52,12 +53,19 @@ public record LrScheduleConfig(String kind, double baseLr, int epochs, List<Inte
         if (!(minLr >= 0) || minLr > baseLr) {
             throw new UserException("minimum learning rate " + minLr + " is invalid; use 0 <= min lr <= lr (" + baseLr + ")");
         }
+        if (k.equals("warmup_cosine")) {
+            // moco-v3's own formula: warm-up from 0 and the cosine are one schedule, per iteration, down to 0.
+            if (minLr != 0) {
+                throw new UserException("warmup_cosine decays to 0 as moco-v3 does; set min_lr to 0 or use the cosine schedule");
+            }
+            return new WarmupCosineLr(baseLr, warmupEpochs, epochs);
+        }
         LrSchedule schedule = switch (k) {
             case "constant" -> new ConstantLr(baseLr);
             case "step", "multistep" -> stepSchedule();
             case "cosine", "cos" -> new CosineLr(baseLr, epochs - warmupEpochs, perStep, minLr);
             default -> throw new UserException("learning-rate schedule '" + kind
-                    + "' is unknown; use constant, step or cosine");
+                    + "' is unknown; use constant, step, cosine or warmup_cosine");
         };
         return warmupEpochs == 0 ? schedule : new LinearWarmupLr(schedule, warmupEpochs);
     }

@@ -16,7 +16,7 @@ public final class Optimizers {
         MocoConfig.Optim o = cfg.optim();
         return switch (o.name()) {
             case "sgd" -> new Sgd(new SgdConfig(o.momentum(), o.weightDecay(), 0, o.nesterov()));
-            case "lars" -> (Optimizer) (Object) new Lars(LarsConfig.of(o.momentum(), o.weightDecay()));
+            case "lars" -> new Lars(new LarsConfig(o.momentum(), o.weightDecay(), LarsConfig.DEFAULT_TRUST_COEFFICIENT));
             default -> throw new UserException("optim.name '" + o.name() + "' is not available; use sgd or lars");
         };
     }
