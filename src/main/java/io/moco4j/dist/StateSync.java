@@ -3,7 +3,10 @@ package io.moco4j.dist;
 import ai.djl.ndarray.NDArray;
 import io.moco4j.eval.StateChecksum;
 import io.moco4j.model.NoGrad;
+import io.moco4j.model.Network;
 import io.moco4j.train.KeyQueue;
+import io.moco4j.train.MomentumContrast;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -13,6 +16,39 @@ import java.util.Map;
  */
 public final class StateSync {
     private StateSync() {}
+
+    /** Every tensor of the model by checkpoint name: each network's state plus the method's extra state (queue). */
+    public static Map<String, NDArray> state(MomentumContrast moco) {
+        Map<String, NDArray> all = new LinkedHashMap<>();
+        for (Map.Entry<String, Network> n : moco.networks().entrySet()) {
+            n.getValue().stateDict().forEach((k, v) -> all.put(n.getKey() + k, v));
+        }
+        all.putAll(moco.extraState());
+        return all;
+    }
+
+    /**
+     * Makes every rank start from rank 0's model and queue (fresh or resumed), then checks it by checksums.
+     * Counters (the queue pointer) come from the same checkpoint or start at zero on every rank.
+     */
+    public static void startTogether(Collectives collectives, MomentumContrast moco) {
+        if (collectives.size() == 1) {
+            return;
+        }
+        Map<String, NDArray> state = state(moco);
+        broadcastFromRoot(collectives, state);
+        verifyIdentical(collectives, state, "after the initial broadcast");
+        long[] mine = moco.counters().values().stream().mapToLong(Long::longValue).sorted().toArray();
+        long[] all = collectives.allGather(mine);
+        for (int r = 1; r < collectives.size(); r++) {
+            for (int i = 0; i < mine.length; i++) {
+                if (all[r * mine.length + i] != all[i]) {
+                    throw new IllegalStateException("rank " + r + "'s counters " + moco.counters()
+                            + " differ from rank 0's; every rank must start from the same checkpoint");
+                }
+            }
+        }
+    }
 
     /** Overwrites every tensor of {@code state} (same keys, shapes, dtypes on all ranks) with rank 0's. */
     public static void broadcastFromRoot(Collectives collectives, Map<String, NDArray> state) {
