@@ -70,15 +70,17 @@ public abstract class MomentumContrast implements AutoCloseable {
     public StepResult train(NDArray view1, NDArray view2, long step, Optimizer optimizer, double lr, double m) {
         LinkedHashMap<String, NDArray> trainable = trainableParameters();
         Gradients.zero(trainable.values());
-        if (collectives.size() > 1) {
-            // DistributedDataParallel's broadcast_buffers: BatchNorm running statistics follow rank 0's
-            StateSync.broadcastFromRoot(collectives, encoderQ.buffers());
-            StateSync.broadcastFromRoot(collectives, encoderK.buffers());
-        }
         StepResult r = agreed(step(view1, view2, step, m));
         if (Float.isFinite(r.loss())) {
             gradients.averageOf(trainable); // before the optimizer, so every rank applies the same update
             optimizer.step(trainable, lr);
+        }
+        if (collectives.size() > 1) {
+            // DistributedDataParallel's broadcast_buffers: BatchNorm running statistics follow rank 0's. DDP
+            // broadcasts them before the next forward; after this step is the same and keeps the ranks identical
+            // between steps (checkpoints, checksum checks).
+            StateSync.broadcastFromRoot(collectives, encoderQ.buffers());
+            StateSync.broadcastFromRoot(collectives, encoderK.buffers());
         }
         return r;
     }

@@ -77,6 +77,16 @@ class MpiJobTest {
     }
 
     @Test
+    void oneV2StepOnTwoRanksEqualsTheSingleProcessStepAndQueuesStayIdentical() throws Exception {
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v2step");
+        assertEquals(0, job.exit(), job.output());
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok v2-step-equals-single-process rank " + rank + "\n"), job.output());
+            assertTrue(job.output().contains("ok queues-identical rank " + rank + "\n"), job.output());
+        }
+    }
+
+    @Test
     void eachRankGetsItsShareOfTheCores() throws Exception {
         Job job = run(180, List.of(), "threads");
         assertEquals(0, job.exit(), job.output());

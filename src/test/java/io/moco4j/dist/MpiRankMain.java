@@ -40,6 +40,7 @@ public final class MpiRankMain {
                     sync(mpi);
                 }
                 case "threads" -> threads(mpi);
+                case "v2step" -> V2StepCheck.run(mpi);
                 case "die" -> die(mpi);
                 case "hang" -> hang(mpi);
                 case "exception" -> exception(mpi);
