@@ -125,7 +125,10 @@ final class PretrainCommand implements Callable<Integer> {
         }
         OpenMpi ranks = OpenMpi.start();
         try {
-            return Pretraining.run(request, ranks).exitCode();
+            int exit = Pretraining.run(request, ranks).exitCode();
+            System.out.printf(java.util.Locale.ROOT, "rank %d: %.1f s inside %d collectives (transfer and waiting for "
+                    + "the other ranks)%n", ranks.rank(), ranks.collectiveSeconds(), ranks.collectiveCalls());
+            return exit;
         } catch (RuntimeException | Error e) {
             if (ranks.size() > 1) { // one rank's failure ends the job instead of leaving the others waiting
                 ranks.abort(e instanceof UserException ? 2 : 1, e.getMessage() == null ? e.toString() : e.getMessage());

@@ -39,6 +39,8 @@ public final class OpenMpi extends HostStaged {
     private volatile String pendingOp;
     private volatile long pendingSince;
     private volatile boolean closed;
+    private long collectiveNanos;
+    private long collectiveCalls;
 
     private OpenMpi(MpiLibrary.Loaded lib, long maxCount, double timeoutSeconds) {
         this.mpi = lib.api();
@@ -235,7 +237,19 @@ public final class OpenMpi extends HostStaged {
     }
 
     private void leave() {
+        collectiveNanos += System.nanoTime() - pendingSince;
+        collectiveCalls++;
         pendingOp = null;
+    }
+
+    /** Seconds spent inside collectives so far: transfer plus waiting for slower ranks. */
+    public double collectiveSeconds() {
+        return collectiveNanos / 1e9;
+    }
+
+    /** Collective calls so far. */
+    public long collectiveCalls() {
+        return collectiveCalls;
     }
 
     private void checkThread(String op) {
