@@ -22,7 +22,11 @@ public final class MpiLauncher {
 
     /** The {@code mpirun} on PATH, if any. */
     public static Optional<Path> findMpirun() {
-        String path = System.getenv("PATH");
+        return findMpirun(System.getenv("PATH"));
+    }
+
+    /** The first executable {@code mpirun} in the directories of a PATH-style list. */
+    static Optional<Path> findMpirun(String path) {
         if (path == null) {
             return Optional.empty();
         }
@@ -37,7 +41,11 @@ public final class MpiLauncher {
 
     /** The mpirun on PATH, or a one-line error saying what to install. */
     public static Path requireMpirun() {
-        return findMpirun().orElseThrow(() -> new UserException(
+        return requireMpirun(System.getenv("PATH"));
+    }
+
+    static Path requireMpirun(String path) {
+        return findMpirun(path).orElseThrow(() -> new UserException(
                 "--processes needs Open MPI's mpirun, which is not on PATH; install it with: apt-get install openmpi-bin"));
     }
 

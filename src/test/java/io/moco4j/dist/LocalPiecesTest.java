@@ -58,6 +58,18 @@ class LocalPiecesTest {
     }
 
     @Test
+    void withoutMpirunTheLauncherSaysWhatToInstall(@org.junit.jupiter.api.io.TempDir Path empty) throws Exception {
+        io.moco4j.util.UserException e = assertThrows(io.moco4j.util.UserException.class,
+                () -> MpiLauncher.requireMpirun(empty.toString()));
+        assertTrue(e.getMessage().contains("apt-get install openmpi-bin"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        Path fake = empty.resolve("mpirun");
+        java.nio.file.Files.writeString(fake, "#!/bin/sh\n");
+        fake.toFile().setExecutable(true);
+        assertEquals(fake, MpiLauncher.requireMpirun("/nonexistent" + java.io.File.pathSeparator + empty));
+    }
+
+    @Test
     void mpirunCommandUnbindsTheRanks() {
         List<String> cmd = MpiLauncher.command(Path.of("/usr/bin/mpirun"), 2, List.of("java", "-cp", "x", "Main"));
         assertEquals("/usr/bin/mpirun", cmd.get(0));
