@@ -89,7 +89,11 @@ public final class Pretraining {
                         request.maxGlobalSteps());
             }
         }
-        return runRank(request, ranks);
+        Outcome outcome = runRank(request, ranks);
+        if (ranks.size() > 1) {
+            ranks.barrier(); // rank 0's last checkpoint is on disk before any rank returns
+        }
+        return outcome;
     }
 
     private static Outcome runRank(Request request, Collectives ranks) throws IOException {

@@ -87,6 +87,15 @@ class MpiJobTest {
     }
 
     @Test
+    void aRunStoppedAndResumedOnTwoRanksEndsAsTheStraightRun(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Job job = run(400, List.of("-Dai.djl.pytorch.num_threads=1"), "resume", dir.toString());
+        assertEquals(0, job.exit(), job.output());
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok resume-continues-exactly rank " + rank + "\n"), job.output());
+        }
+    }
+
+    @Test
     void eachRankGetsItsShareOfTheCores() throws Exception {
         Job job = run(180, List.of(), "threads");
         assertEquals(0, job.exit(), job.output());

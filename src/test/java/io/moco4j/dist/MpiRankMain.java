@@ -29,7 +29,7 @@ public final class MpiRankMain {
 
     public static void main(String[] args) throws Exception {
         String scenario = args[0];
-        long maxCount = args.length > 1 ? Long.parseLong(args[1]) : Integer.MAX_VALUE;
+        long maxCount = args.length > 1 && args[1].matches("\\d+") ? Long.parseLong(args[1]) : Integer.MAX_VALUE;
         OpenMpi mpi = OpenMpi.start(maxCount);
         try {
             switch (scenario) {
@@ -41,6 +41,7 @@ public final class MpiRankMain {
                 }
                 case "threads" -> threads(mpi);
                 case "v2step" -> V2StepCheck.run(mpi);
+                case "resume" -> ResumeCheck.run(mpi, java.nio.file.Path.of(args[1]));
                 case "die" -> die(mpi);
                 case "hang" -> hang(mpi);
                 case "exception" -> exception(mpi);
