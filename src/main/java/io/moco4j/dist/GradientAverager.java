@@ -1,12 +1,7 @@
 package io.moco4j.dist;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import io.moco4j.model.NoGrad;
-import io.moco4j.model.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -99,28 +94,6 @@ public final class GradientAverager {
     }
 
     private void reduce(List<NDArray> bucket) {
-        if (bucket.size() == 1) {
-            collectives.allReduceMean(bucket.get(0));
-            return;
-        }
-        NDManager owner = bucket.get(0).getManager();
-        try (NDManager tmp = owner.newSubManager(); NoGrad ignored = NoGrad.enter()) {
-            NDList flat = new NDList(bucket.size());
-            for (NDArray g : bucket) {
-                NDArray f = g.flatten();
-                f.attach(tmp);
-                flat.add(f);
-            }
-            NDArray packed = NDArrays.concat(flat);
-            packed.attach(tmp);
-            collectives.allReduceMean(packed);
-            long from = 0;
-            for (NDArray g : bucket) {
-                NDArray part = packed.get(from + ":" + (from + g.size())).reshape(g.getShape());
-                part.attach(tmp);
-                Tensors.copyInto(g, part);
-                from += g.size();
-            }
-        }
+        Packing.apply(bucket, collectives::allReduceMean);
     }
 }

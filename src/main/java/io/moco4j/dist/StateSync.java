@@ -55,9 +55,14 @@ public final class StateSync {
         if (collectives.size() == 1) {
             return;
         }
+        // one broadcast per dtype (float32 weights and statistics, int64 counters) instead of one per tensor
+        Map<ai.djl.ndarray.types.DataType, java.util.List<NDArray>> byType = new LinkedHashMap<>();
+        for (NDArray t : state.values()) {
+            byType.computeIfAbsent(t.getDataType(), k -> new java.util.ArrayList<>()).add(t);
+        }
         try (NoGrad ignored = NoGrad.enter()) {
-            for (NDArray t : state.values()) {
-                collectives.broadcast(t, 0);
+            for (java.util.List<NDArray> group : byType.values()) {
+                Packing.apply(group, packed -> collectives.broadcast(packed, 0));
             }
         }
     }
