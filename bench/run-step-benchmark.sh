@@ -9,13 +9,13 @@ cd "$(dirname "$0")/.."
 notebook="$1"; shift
 batches=("${@:-64}")
 [ ${#batches[@]} -gt 0 ] || batches=(64 256)
-./mvnw -q -B -o test-compile dependency:copy-dependencies -DincludeScope=test -DoutputDirectory=target/bench-lib >/dev/null
-cp="target/classes:target/test-classes:target/bench-lib/*"
 rounds=${ROUNDS:-2}
 steps=${STEPS:-5}
 for b in "${batches[@]}"; do
   for r in $(seq "$rounds"); do
-    java -Dai.djl.offline=true -cp "$cp" io.moco4j.bench.MocoStepBenchmark "$b" "$steps" 2 profile
+    # The demo model, non-symmetric as the reference builder below is run.
+    ./moco4j bench --preset cifar10-demo --batch-size "$b" --steps "$steps" --warmup 2 --profile --device cpu \
+        --set moco.symmetric=false | tail -1
     /usr/bin/python3 bench/reference_moco_step.py --notebook "$notebook" --batch "$b" --steps "$steps" --warmup 2 --threads 2
   done
 done

@@ -45,6 +45,11 @@ rounded to dyadic values, multiples of 1/32 and 1/256, so the archives compress 
                       features (base encoder backbone, pooled), projector (base_encoder(x)), predictor
                       (predictor(base_encoder(x))), momentum (momentum_encoder(x))
 
+Initial state: not the official init but random values (model.py's randomize for the backbone, randomize_mlp for
+the projector and predictor: BN gammas, betas and running statistics all non-trivial, so every term is exercised);
+the official MoCo.__init__ copies only parameters into the momentum encoder, whose fresh buffers equal the base
+encoder's under the official init, so with random buffers the whole state is copied.
+
 The training steps are main_moco.py train() for one process: model.train(); per iteration
 lr = adjust_learning_rate(optimizer, epoch + i / iters_per_epoch, args), m = adjust_moco_momentum(same, args)
 (--moco-m-cos), loss = model(x1, x2, m) inside torch.cuda.amp.autocast(True) (which torch disables on a machine

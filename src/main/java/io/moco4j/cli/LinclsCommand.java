@@ -6,6 +6,7 @@ import io.moco4j.data.ImageDataset;
 import io.moco4j.eval.LinearProbe;
 import io.moco4j.eval.LinearProbeConfig;
 import io.moco4j.eval.ProbeTransforms;
+import io.moco4j.util.UserException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,8 +18,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "lincls", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Linear classification protocol (official main_lincls.py): a new fc on the frozen backbone",
-                "in eval mode; SGD lr 30, momentum 0.9, no weight decay, batch 256, 100 epochs, lr x0.1 at 60 and 80."})
+        description = {"Linear classification protocol: a new fc on the frozen backbone in eval mode.",
+                "--protocol v1 (MoCo v1/v2 main_lincls.py): SGD lr 30, momentum 0.9, no weight decay, batch 256,",
+                "100 epochs, lr x0.1 at 60% and 80%. --protocol v3 (moco-v3 main_lincls.py, ResNet): lr 0.1 x 1024/256,",
+                "batch 1024, 90 epochs, cosine per epoch. Default: the checkpoint's MoCo version."})
 final class LinclsCommand implements Callable<Integer> {
     @Mixin
     EncoderSource source;
@@ -27,25 +30,40 @@ final class LinclsCommand implements Callable<Integer> {
     @Option(names = "--val", required = true, paramLabel = "DIR") String val;
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Run directory for metrics and classifiers.")
     Path out;
-    @Option(names = "--epochs", defaultValue = "100") int epochs;
+    @Option(names = "--protocol", paramLabel = "v1|v3", description = "v1 (MoCo v1/v2) or v3 (moco-v3). Default: the checkpoint's version.")
+    String protocol;
+    @Option(names = "--epochs", paramLabel = "N", description = "Default: the protocol's (100 for v1, 90 for v3).") Integer epochs;
     @Option(names = "--milestones", split = ",", paramLabel = "E,E",
-            description = "Epochs where the lr is multiplied by 0.1 (default: 60%% and 80%% of --epochs).")
+            description = "v1: epochs where the lr is multiplied by 0.1 (default: 60%% and 80%% of --epochs).")
     List<Integer> milestones;
-    @Option(names = "--lr", defaultValue = "30") double lr;
-    @Option(names = "--batch-size", defaultValue = "256") int batchSize;
+    @Option(names = "--lr", paramLabel = "X", description = "Default: the protocol's (30 for v1, 0.4 for v3).") Double lr;
+    @Option(names = "--batch-size", paramLabel = "N", description = "Default: the protocol's (256 for v1, 1024 for v3).") Integer batchSize;
     @Option(names = "--fast", description = "Cache features once (no augmentation) and train the fc on them.")
     boolean fast;
     @Option(names = "--image-size", paramLabel = "PX", description = "Default: the checkpoint's training size.")
     Integer imageSize;
 
+    /** The chosen protocol with the user's --epochs, --milestones, --lr and --batch-size on top. */
+    LinearProbeConfig protocol(int mocoVersion) {
+        String p = protocol != null ? protocol.trim().toLowerCase(Locale.ROOT) : mocoVersion >= 3 ? "v3" : "v1";
+        LinearProbeConfig base = switch (p) {
+            case "v1", "v2" -> LinearProbeConfig.defaults();
+            case "v3" -> LinearProbeConfig.mocoV3Resnet();
+            default -> throw new UserException("--protocol is '" + protocol + "'; choose v1 (MoCo v1/v2) or v3 (moco-v3)");
+        };
+        int e = epochs != null ? epochs : base.epochs();
+        List<Integer> ms = milestones != null ? milestones
+                : base.decay() == LinearProbeConfig.LrDecay.STEP ? List.of(Math.round(e * 0.6f), Math.round(e * 0.8f)) : List.of();
+        return base.withEpochs(e, new ArrayList<>(ms)).withLr(lr != null ? lr : base.lr())
+                .withBatchSize(batchSize != null ? batchSize : base.batchSize()).withAugment(!fast);
+    }
+
     @Override
     public Integer call() {
         ImageDataset trainSet = DataSources.open(train, DataSplit.TRAIN, false, false);
         ImageDataset valSet = DataSources.open(val, DataSplit.TEST, false, false);
-        List<Integer> ms = milestones != null ? milestones : List.of(Math.round(epochs * 0.6f), Math.round(epochs * 0.8f));
-        LinearProbeConfig cfg = LinearProbeConfig.defaults().withEpochs(epochs, new ArrayList<>(ms)).withLr(lr)
-                .withBatchSize(batchSize).withAugment(!fast);
         try (EncoderSource.Opened enc = source.open()) {
+            LinearProbeConfig cfg = protocol(enc.config().version());
             int size = imageSize != null ? imageSize : enc.imageSize();
             LinearProbe.Result r = enc.encoder() != null
                     ? LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),

@@ -48,6 +48,10 @@ final class ConfigValidator {
             throw new UserException("optim.nesterov needs optim.momentum > 0; set optim.momentum=0.9 or optim.nesterov=false");
         }
         atLeast("optim.warmup_epochs", o.warmupEpochs(), 0);
+        if (o.warmupEpochs() >= c.train().epochs()) {
+            throw new UserException("optim.warmup_epochs is " + o.warmupEpochs() + " but train.epochs is " + c.train().epochs()
+                    + "; the warm-up must end before training does (set fewer warm-up epochs or more epochs)");
+        }
         atLeast("optim.min_lr", o.minLr(), 0);
         for (int ms : o.milestones()) {
             if (ms <= 0) {

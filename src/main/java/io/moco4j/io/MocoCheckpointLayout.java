@@ -119,7 +119,8 @@ public final class MocoCheckpointLayout {
             return Kind.TORCHVISION;
         }
         throw new UserException("unrecognised checkpoint layout (first keys " + sd.keySet().stream().limit(3).toList()
-                + "); expected official MoCo, MoCo4J, main_lincls or torchvision ResNet keys");
+                + "); expected official MoCo v1/v2 (module.encoder_q.*) or v3 (module.base_encoder.*), MoCo4J, main_lincls"
+                + " or torchvision ResNet keys");
     }
 
     /** Official MoCo to MoCo4J naming: drops {@code module.}, transposes the queue from (dim, K) to (K, dim). */
@@ -205,7 +206,36 @@ public final class MocoCheckpointLayout {
         String lastConv = bottleneck ? "layer4." + (counts.get(3) - 1) + ".conv3.weight" : "layer4." + (counts.get(3) - 1) + ".conv2.weight";
         long[] last = shapes.get(lastConv);
         int featureDim = last == null ? stem * 8 * (bottleneck ? 4 : 1) : (int) last[0];
-        return new ResNetShape(depth, stem, stem / 64.0, conv1[2] == 3, featureDim);
+        return new ResNetShape(depth, stem, widthMultiplier(shapes, stem), conv1[2] == 3, featureDim);
+    }
+
+    /**
+     * The width multiplier that reproduces every stage's width under ResNetSpec's rounding ({@code round(base * w)},
+     * bases 64 (stem), 64, 128, 256, 512): the shortest decimal in the intersection of the intervals each stage allows.
+     * For narrow models stem / 64 alone is ambiguous (x0.025 has a 2-wide stem, as x0.03125 does, but 3-wide layer2).
+     */
+    static double widthMultiplier(Map<String, long[]> shapes, int stem) {
+        double lo = (stem - 0.5) / 64;
+        double hi = (stem + 0.5) / 64;
+        int[] bases = {64, 128, 256, 512};
+        for (int stage = 0; stage < 4; stage++) {
+            long[] conv = shapes.get("layer" + (stage + 1) + ".0.conv1.weight");
+            if (conv != null) {
+                lo = Math.max(lo, (conv[0] - 0.5) / bases[stage]);
+                hi = Math.min(hi, (conv[0] + 0.5) / bases[stage]);
+            }
+        }
+        if (stem / 64.0 >= lo && stem / 64.0 < hi) {
+            return stem / 64.0;
+        }
+        for (int digits = 1; digits <= 9 && lo < hi; digits++) {
+            double scale = Math.pow(10, digits);
+            double candidate = Math.ceil(lo * scale - 1e-9) / scale;
+            if (candidate >= lo && candidate < hi) {
+                return candidate;
+            }
+        }
+        return stem / 64.0;
     }
 
     public static Map<String, long[]> shapes(Map<String, HostTensor> sd) {

@@ -183,6 +183,10 @@ public final class ResNet implements Encoder {
      */
     @Override
     public void loadStateDict(Map<String, NDArray> source, boolean strict) {
+        if (source.containsKey("pos_embed") || source.containsKey("cls_token")) {
+            throw new UserException("the state dict is a Vision Transformer's (cls_token, pos_embed) but the model is"
+                    + " ResNet-" + spec.depth() + "; choose a ViT backbone for this checkpoint or a ResNet checkpoint");
+        }
         StateDicts.load(state, source, strict, "ResNet-" + spec.depth() + " with head " + spec.head().kind(),
                 "check depth, head and key prefixes, or load non-strictly",
                 "check depth, width, stem and head settings");

@@ -22,8 +22,12 @@ final class StateInitializer {
             case ONES -> manager.ones(shape);
             case ZEROS -> manager.zeros(shape);
             case COUNTER -> manager.create(0L);
-            case CONV_KAIMING_FAN_OUT -> manager.create(normal(slot, seed), shape);
-            case LINEAR_DEFAULT, CONV_TORCH_DEFAULT -> manager.create(uniform(slot, seed), shape);
+            case CONV_KAIMING_FAN_OUT, NORMAL -> manager.create(normal(slot, seed), shape);
+            case LINEAR_DEFAULT, CONV_TORCH_DEFAULT, UNIFORM -> manager.create(uniform(slot, seed), shape);
+            case SINCOS_2D -> {
+                int grid = (int) Math.round(Math.sqrt(shape.get(1) - 1));
+                yield SinCosPositionEmbedding.create(manager, grid, grid, Math.toIntExact(shape.get(2)));
+            }
         };
     }
 

@@ -3,8 +3,9 @@ package io.moco4j.model;
 /**
  * One named tensor of a network's state: its state_dict key, shape, how it is initialised and whether it
  * is a trainable parameter or a buffer. {@code scale} is the normal's standard deviation for
- * {@link Init#CONV_KAIMING_FAN_OUT} and the uniform bound for {@link Init#LINEAR_DEFAULT} and
- * {@link Init#CONV_TORCH_DEFAULT} (unused otherwise). The layout of a network is a list of these in state_dict order.
+ * {@link Init#CONV_KAIMING_FAN_OUT} and {@link Init#NORMAL} and the uniform bound for
+ * {@link Init#LINEAR_DEFAULT}, {@link Init#CONV_TORCH_DEFAULT} and {@link Init#UNIFORM} (unused otherwise).
+ * The layout of a network is a list of these in state_dict order.
  */
 record StateSlot(String key, long[] shape, Init init, double scale, boolean parameter) {
 
@@ -19,7 +20,13 @@ record StateSlot(String key, long[] shape, Init init, double scale, boolean para
         ONES,
         ZEROS,
         /** int64 scalar 0 ({@code num_batches_tracked}). */
-        COUNTER
+        COUNTER,
+        /** {@code nn.init.uniform_(-scale, scale)} (vits.py's xavier-uniform and patch-conv bounds). */
+        UNIFORM,
+        /** {@code nn.init.normal_(std=scale)} (vits.py's cls token). */
+        NORMAL,
+        /** vits.py's fixed 2-D sin-cos position embedding of shape (1, 1 + g * g, D), g = patches per side. */
+        SINCOS_2D
     }
 
     /** Number of elements. */

@@ -8,19 +8,18 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.moco4j.io.Npy.NpyArray;
-import io.moco4j.model.HeadSpec;
 import io.moco4j.model.Encoder;
+import io.moco4j.model.HeadSpec;
 import io.moco4j.model.ResNet;
 import io.moco4j.model.ResNetSpec;
 import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
+import io.moco4j.testutil.FlatState;
 import io.moco4j.testutil.Golden;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -129,68 +128,27 @@ class MocoStepGoldenTest {
     }
 
     private static double compareState(String what, NpyArray flat, List<String> keys, List<long[]> shapes, Encoder net) {
-        float[] all = flat.toFloatArray();
-        Map<String, NDArray> state = net.stateDict();
-        double worst = 0;
-        int offset = 0;
-        for (int i = 0; i < keys.size(); i++) {
-            int n = Math.toIntExact(new Shape(shapes.get(i)).size());
-            float[] expected = Arrays.copyOfRange(all, offset, offset + n);
-            offset += n;
-            NDArray actual = state.get(keys.get(i));
-            assertArrayEquals(shapes.get(i), actual.getShape().getShape(), what + " " + keys.get(i) + ": shape");
-            worst = Math.max(worst, assertClose(what + " " + keys.get(i), expected, actual));
-        }
-        assertEquals(all.length, offset, what + ": golden vector length");
-        return worst;
+        return FlatState.compare(what, flat, layout(keys, shapes), net.stateDict(), k -> k, TENSOR_TOL);
     }
 
     private static double assertClose(String what, NpyArray expected, NDArray actual) {
         assertArrayEquals(expected.shape(), actual.getShape().getShape(), what + ": shape");
-        return assertClose(what, expected.toFloatArray(), actual);
+        return FlatState.assertClose(what, expected.toFloatArray(), actual, TENSOR_TOL);
     }
 
-    /** Asserts max |a - e| <= TENSOR_TOL * max(1, max |e|) and returns that max difference divided by the scale. */
-    private static double assertClose(String what, float[] e, NDArray actual) {
-        float[] a = actual.toType(DataType.FLOAT32, false).toFloatArray();
-        assertEquals(e.length, a.length, what + ": size");
-        double scale = 1;
-        for (float v : e) {
-            scale = Math.max(scale, Math.abs(v));
-        }
-        double worst = 0;
-        int at = 0;
-        for (int i = 0; i < e.length; i++) {
-            double diff = Math.abs((double) a[i] - e[i]);
-            if (!(diff <= worst)) {
-                worst = diff;
-                at = i;
-            }
-        }
-        if (!(worst <= TENSOR_TOL * scale)) {
-            fail(what + ": max abs diff " + worst + " at " + at + " (PyTorch " + e[at] + ", ours " + a[at]
-                    + ") exceeds " + TENSOR_TOL + " * " + scale);
-        }
-        return worst / scale;
-    }
-
-    /** The golden's flattened state_dict split back into tensors (num_batches_tracked as int64, like torch). */
     private static Map<String, NDArray> unflatten(NpyArray flat, List<String> keys, List<long[]> shapes, NDManager m) {
-        float[] all = flat.toFloatArray();
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        int offset = 0;
+        return FlatState.unflatten(flat, layout(keys, shapes), m);
+    }
+
+    private static LinkedHashMap<String, long[]> layout(List<String> keys, List<long[]> shapes) {
+        LinkedHashMap<String, long[]> out = new LinkedHashMap<>();
         for (int i = 0; i < keys.size(); i++) {
-            Shape shape = new Shape(shapes.get(i));
-            int n = Math.toIntExact(shape.size());
-            NDArray a = m.create(Arrays.copyOfRange(all, offset, offset + n), shape);
-            out.put(keys.get(i), keys.get(i).endsWith("num_batches_tracked") ? a.toType(DataType.INT64, false) : a);
-            offset += n;
+            out.put(keys.get(i), shapes.get(i));
         }
-        assertEquals(all.length, offset, "golden initial state length");
         return out;
     }
 
     private static NDArray toNd(NpyArray a, NDManager m) {
-        return m.create(a.toFloatArray(), new Shape(a.shape()));
+        return FlatState.toNd(a, m);
     }
 }

@@ -58,6 +58,29 @@ class RecipesTest {
     }
 
     @Test
+    void cropMinReplacesEveryCropsLowerScaleOnly() {
+        Recipe r = Recipes.load("v3", null).withCropMin(0.2);
+        for (int v = 0; v < 2; v++) {
+            assertEquals(crop(0.2), r.view(v).ops().get(0), "moco-v3's --crop-min .2 for ResNet");
+            assertEquals(Recipes.load("v3", null).view(v).ops().subList(1, r.view(v).ops().size()),
+                    r.view(v).ops().subList(1, r.view(v).ops().size()), "nothing else changes");
+        }
+        assertThrows(IllegalArgumentException.class, () -> Recipes.load("v3", null).withCropMin(1.0));
+    }
+
+    @Test
+    void cifarV3IsSoloLearnsAsymmetricCifarRecipe() {
+        Recipe r = Recipes.load("cifar-v3", null);
+        OpSpec jitter = new OpSpec.RandomApply(0.8, List.of(new OpSpec.ColorJitter(0.4, 0.4, 0.2, 0.1)));
+        assertEquals(List.of(crop(0.08), jitter, new OpSpec.RandomGrayscale(0.2), new OpSpec.RandomHorizontalFlip(0.5)),
+                r.view(0).ops());
+        assertEquals(List.of(crop(0.08), jitter, new OpSpec.RandomGrayscale(0.2),
+                new OpSpec.RandomApply(0.2, List.of(new OpSpec.Solarize(128))), new OpSpec.RandomHorizontalFlip(0.5)),
+                r.view(1).ops());
+        assertEquals(32, r.view(1).size());
+    }
+
+    @Test
     void cifarFollowsTheOfficialDemo() {
         Recipe r = Recipes.load("cifar", null);
         assertEquals(2, r.viewCount());
@@ -101,7 +124,7 @@ class RecipesTest {
     @Test
     void badNamesAndValuesGiveOneLineUserErrors() {
         UserException e = assertThrows(UserException.class, () -> Recipes.load("v4", null));
-        assertTrue(e.getMessage().contains("v1, v2, v3, cifar, eval, eval32"), e.getMessage());
+        assertTrue(e.getMessage().contains("v1, v2, v3, cifar, cifar-v3, eval, eval32"), e.getMessage());
         assertThrows(UserException.class, () -> Recipes.load("v2", 0));
         assertThrows(UserException.class, () -> Recipes.load("/nonexistent/recipe.yaml", null));
         String base = "name: x\nviews:\n  - size: 8\n    normalize: imagenet\n    ops:\n      - ";

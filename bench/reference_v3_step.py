@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Times full MoCo v3 training steps of the official code (facebookresearch/moco-v3) on this machine.
+
+The checkout is passed with --moco-v3 (never committed). Its MoCo_ResNet and LARS are used as they are, with the
+model main_moco.py builds for a torchvision ResNet (here resnet18 with the CIFAR stem: 3x3 stride-1 conv1, no
+max-pool, as MoCo4J's cifar10-v3 preset), and the step of main_moco.py's train():
+    loss = model(x1, x2, m); optimizer.zero_grad(); loss.backward(); optimizer.step()
+on fixed random inputs, like `./moco4j bench`. Two CPU shims, nothing else: Tensor.cuda returns the tensor
+(contrastive_loss moves its labels with .cuda()), and torch.distributed is a one-process gloo group
+(concat_all_gather). Prints one JSON line like `./moco4j bench`.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torchvision
+
+
+def cifar_resnet(arch, width=1.0):
+    def build(num_classes, **kwargs):
+        m = torchvision.models.__dict__[arch](num_classes=num_classes, **kwargs)
+        m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        m.maxpool = nn.Identity()
+        return m
+    return build
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--moco-v3", required=True, help="a facebookresearch/moco-v3 checkout")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--mlp-dim", type=int, default=4096)
+    p.add_argument("--t", type=float, default=0.2)
+    p.add_argument("--size", type=int, default=32)
+    a = p.parse_args()
+    sys.path.insert(0, a.moco_v3)
+    torch.Tensor.cuda = lambda self, *args, **kw: self
+    import torch.distributed as dist
+    init = tempfile.mktemp()
+    dist.init_process_group("gloo", init_method="file://" + init, rank=0, world_size=1)
+    import moco.builder
+    import moco.optimizer
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = moco.builder.MoCo_ResNet(cifar_resnet(a.arch), a.dim, a.mlp_dim, a.t)
+    model.train()
+    lr = 0.3 * a.batch / 256
+    optimizer = moco.optimizer.LARS(model.parameters(), lr, weight_decay=1e-6, momentum=0.9)
+    x1 = torch.randn(a.batch, 3, a.size, a.size)
+    x2 = torch.randn(a.batch, 3, a.size, a.size)
+    times = []
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        loss = model(x1, x2, 0.99)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        float(loss)
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    s = sorted(times)
+    median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    print(json.dumps({"impl": "moco-v3-official", "torch": torch.__version__, "arch": a.arch, "batch": a.batch,
+                      "threads": torch.get_num_threads(), "img_per_s": a.batch / median,
+                      "median_step_seconds": median, "step_seconds": times}))
+    dist.destroy_process_group()
+    os.remove(init) if os.path.exists(init) else None
+
+
+if __name__ == "__main__":
+    main()
