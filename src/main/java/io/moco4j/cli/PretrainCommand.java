@@ -7,6 +7,10 @@ import io.moco4j.train.Checkpoints;
 import io.moco4j.train.Pretraining;
 import io.moco4j.train.RunDirectory;
 import io.moco4j.train.StopSignal;
+import io.moco4j.dist.MpiLauncher;
+import io.moco4j.dist.OpenMpi;
+import java.util.ArrayList;
+import java.util.List;
 import io.moco4j.train.TrainingData;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
@@ -59,6 +63,14 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run in --out from checkpoints/last.ckpt.")
     boolean resume;
 
+    @Option(names = "--processes", paramLabel = "N", defaultValue = "1",
+            description = "Data-parallel on N local processes through Open MPI's mpirun (train.batch_size is the global "
+                    + "batch). For several machines run mpirun -np N --hostfile ... ./moco4j pretrain ... instead.")
+    int processes;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override any setting, e.g. --set moco.queue_size=8192.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -100,10 +112,57 @@ final class PretrainCommand implements Callable<Integer> {
             runDir = out != null ? out
                     : Path.of("runs", presetName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
+        if (processes > 1 && !OpenMpi.launchedByMpirun()) {
+            return launchRanks(runDir);
+        }
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
                 TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE);
-        Pretraining.Outcome outcome = Pretraining.run(request);
-        return outcome.exitCode();
+        if (!OpenMpi.launchedByMpirun()) {
+            return Pretraining.run(request).exitCode();
+        }
+        if (out == null) {
+            throw new UserException("several processes need --out: every rank must name the same run directory");
+        }
+        OpenMpi ranks = OpenMpi.start();
+        try {
+            int exit = Pretraining.run(request, ranks).exitCode();
+            System.out.printf(java.util.Locale.ROOT, "rank %d: %.1f s inside %d collectives (transfer and waiting for "
+                    + "the other ranks)%n", ranks.rank(), ranks.collectiveSeconds(), ranks.collectiveCalls());
+            return exit;
+        } catch (RuntimeException | Error e) {
+            if (ranks.size() > 1) { // one rank's failure ends the job instead of leaving the others waiting
+                ranks.abort(e instanceof UserException ? 2 : 1, e.getMessage() == null ? e.toString() : e.getMessage());
+            }
+            throw e;
+        } finally {
+            ranks.close();
+        }
+    }
+
+    /** {@code --processes N}: this same command on N ranks under mpirun, with the run directory fixed for all. */
+    private int launchRanks(Path runDir) throws Exception {
+        java.nio.file.Path mpirun = MpiLauncher.requireMpirun();
+        List<String> args = new ArrayList<>();
+        List<String> original = spec.commandLine().getParseResult().originalArgs();
+        for (int i = 0; i < original.size(); i++) {
+            String a = original.get(i);
+            if (a.equals("--processes")) {
+                i++;
+            } else if (!a.startsWith("--processes=")) {
+                args.add(a);
+            }
+        }
+        if (out == null) {
+            args.add("--out");
+            args.add(runDir.toString());
+        }
+        if (!args.contains("pretrain")) {
+            args.add(0, "pretrain");
+        }
+        List<String> cmd = MpiLauncher.command(mpirun, processes, MpiLauncher.javaCommand(Main.class.getName(), args));
+        System.out.println("Starting " + processes + " processes: " + String.join(" ", cmd.subList(0, cmd.indexOf("-np") + 2))
+                + " ...");
+        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
     }
 
     /**

@@ -45,6 +45,7 @@ public final class ViewLoader implements AutoCloseable {
     private final long seed;
     private final boolean dropLast;
     private final boolean shuffle;
+    private final Shard shard;
     private final int workers;
     private final int prefetch;
     private final ExecutorService pool;
@@ -64,6 +65,7 @@ public final class ViewLoader implements AutoCloseable {
         this.seed = b.seed;
         this.dropLast = b.dropLast;
         this.shuffle = b.shuffle;
+        this.shard = b.shard;
         this.workers = b.workers > 0 ? b.workers : Runtime.getRuntime().availableProcessors();
         this.prefetch = b.prefetch;
         this.assembler = b.assembler != null ? b.assembler : new CpuViewAssembler(b.dataset, b.views, b.seed);
@@ -76,7 +78,15 @@ public final class ViewLoader implements AutoCloseable {
         if (dataset.size() == 0) {
             throw new UserException("the data set is empty; point --data at a folder of images");
         }
-        if (dropLast && dataset.size() < batchSize) {
+        if (shard.ranks() > 1 && !dropLast) {
+            throw new IllegalArgumentException("a sharded loader drops the last partial batch (every rank the same steps)");
+        }
+        if (dropLast && dataset.size() < batchSize * shard.ranks()) {
+            if (shard.ranks() > 1) {
+                throw new UserException("the data set has " + dataset.size() + " images, fewer than the global batch "
+                        + batchSize * shard.ranks() + " (" + shard.ranks() + " processes x " + batchSize
+                        + "); lower the batch size or use more images");
+            }
             throw new UserException("the data set has " + dataset.size() + " images, fewer than the batch size "
                     + batchSize + "; lower --batch-size or use more images");
         }
@@ -104,6 +114,7 @@ public final class ViewLoader implements AutoCloseable {
         private long seed;
         private boolean dropLast = true;
         private boolean shuffle = true;
+        private Shard shard = Shard.WHOLE;
         private int workers;
         private int prefetch = 3;
 
@@ -117,6 +128,8 @@ public final class ViewLoader implements AutoCloseable {
         /** Drop the last partial batch (training); keep it for evaluation. */
         public Builder dropLast(boolean v) { this.dropLast = v; return this; }
         public Builder shuffle(boolean v) { this.shuffle = v; return this; }
+        /** Data-parallel: deliver only this rank's block of each global batch ({@link Shard}); batchSize is per rank. */
+        public Builder shard(Shard v) { this.shard = v; return this; }
         /** Worker threads; 0 or less means one per available core. */
         public Builder workers(int v) { this.workers = v; return this; }
         /** Maximum number of batches prepared ahead of the consumer (bounds memory). */
@@ -131,6 +144,9 @@ public final class ViewLoader implements AutoCloseable {
 
     public int batchesPerEpoch() {
         int n = dataset.size();
+        if (shard.ranks() > 1) {
+            return shard.steps(n, batchSize);
+        }
         return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
     }
 
@@ -218,7 +234,7 @@ public final class ViewLoader implements AutoCloseable {
 
         private void fill() {
             while (submitted < batches && inFlight.size() < prefetch) {
-                int from = submitted * batchSize;
+                int from = shard.batchStart(submitted, batchSize);
                 int to = Math.min(order.length, from + batchSize);
                 int[] indices = java.util.Arrays.copyOfRange(order, from, to);
                 BatchAssembler.PendingBatch batch = assembler.start(epoch, indices);

@@ -45,6 +45,16 @@ public final class StateChecksum {
         }
     }
 
+    /** The tensors' names, in the state's order (as {@link #values()}). */
+    public java.util.List<String> names() {
+        return java.util.List.copyOf(crcs.keySet());
+    }
+
+    /** One checksum per tensor, in the state's order; equal states give equal arrays (compared across ranks). */
+    public long[] values() {
+        return crcs.values().stream().mapToLong(Long::longValue).toArray();
+    }
+
     public int size() {
         return crcs.size();
     }

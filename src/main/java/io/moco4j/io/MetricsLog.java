@@ -15,6 +15,15 @@ public final class MetricsLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final BufferedWriter out;
 
+    private MetricsLog(BufferedWriter out) {
+        this.out = out;
+    }
+
+    /** A log that keeps nothing: the non-zero ranks of a data-parallel run (rank 0 writes the metrics). */
+    public static MetricsLog discarding() {
+        return new MetricsLog(new BufferedWriter(java.io.Writer.nullWriter()));
+    }
+
     public MetricsLog(Path file) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
         out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);

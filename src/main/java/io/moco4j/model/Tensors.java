@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import java.util.Arrays;
 
-/** Small tensor helpers shared by the model classes. */
-final class Tensors {
+/** Small tensor helpers shared by the model classes (and the collectives, which copy into gradients). */
+public final class Tensors {
     private Tensors() {}
 
     /**
@@ -13,7 +13,7 @@ final class Tensors {
      * across devices and dtypes); {@code dst} keeps its identity, manager, dtype and gradient flag.
      * Call inside {@link NoGrad} if {@code dst} requires a gradient.
      */
-    static void copyInto(NDArray dst, NDArray src) {
+    public static void copyInto(NDArray dst, NDArray src) {
         if (!dst.getShape().equals(src.getShape())) {
             throw new IllegalArgumentException("cannot copy " + src.getShape() + " into " + dst.getShape());
         }

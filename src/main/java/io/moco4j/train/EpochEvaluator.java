@@ -13,4 +13,17 @@ public interface EpochEvaluator extends AutoCloseable {
 
     @Override
     default void close() {}
+
+    /** Never due (monitor off, or a rank other than 0 in a data-parallel run). */
+    EpochEvaluator NONE = new EpochEvaluator() {
+        @Override
+        public boolean due(int epoch, int epochs) {
+            return false;
+        }
+
+        @Override
+        public Map<String, Double> evaluate(Encoder encoder, int epoch) {
+            return Map.of();
+        }
+    };
 }

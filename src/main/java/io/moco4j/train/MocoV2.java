@@ -6,6 +6,9 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import io.moco4j.dist.Collectives;
+import io.moco4j.dist.CrossProcessShuffle;
+import io.moco4j.dist.KeyGather;
 import io.moco4j.loss.InfoNce;
 import io.moco4j.model.Encoder;
 import io.moco4j.model.Networks;
@@ -23,7 +26,8 @@ public final class MocoV2 extends MomentumContrast {
     static final String QUEUE_POINTER = "queue_ptr";
 
     private final KeyQueue queue;
-    private final KeyShuffler shuffler;
+    private KeyShuffler shuffler;
+    private KeyGather gather;
     private final boolean symmetric;
     private final int version;
 
@@ -34,6 +38,20 @@ public final class MocoV2 extends MomentumContrast {
         this.shuffler = shuffler;
         this.symmetric = symmetric;
         this.version = version;
+        this.gather = new KeyGather(collectives);
+    }
+
+    /**
+     * On several ranks: Shuffle BN across ranks (the official {@code _batch_shuffle_ddp}, same permutation seed
+     * as on one device) when it is on, and every rank's keys enter every rank's queue.
+     */
+    @Override
+    public void distribute(Collectives ranks) {
+        super.distribute(ranks);
+        if (shuffler instanceof SingleDeviceShuffler local && ranks.size() > 1) {
+            shuffler = new CrossProcessShuffle(ranks, local.seed());
+        }
+        gather = new KeyGather(ranks);
     }
 
     /** A fresh model: the key encoder starts as an exact copy of the query encoder, as in the paper. */
@@ -71,7 +89,9 @@ public final class MocoV2 extends MomentumContrast {
         float[] acc = InfoNce.accuracy(logits, 1, 5);
         if (Float.isFinite(lossValue)) {
             // Enqueue after the loss used the old queue; both key sets at once in symmetric mode, as the CIFAR demo.
-            queue.enqueue(symmetric ? NDArrays.concat(new NDList(k1, k2), 0) : k2);
+            // On several ranks the queue takes the keys of the whole global batch, in rank order.
+            queue.enqueue(symmetric ? NDArrays.concat(new NDList(gather.forQueue(k1), gather.forQueue(k2)), 0)
+                    : gather.forQueue(k2));
         }
         return new StepResult(lossValue, acc[0], acc[1]);
     }

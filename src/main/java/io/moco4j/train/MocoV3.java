@@ -70,6 +70,21 @@ public final class MocoV3 extends MomentumContrast {
         return new StepResult(lossValue, acc[0], acc[1]);
     }
 
+    /**
+     * Not yet on several ranks. What it needs, as moco-v3's builder: the keys of every rank all-gathered
+     * ({@link io.moco4j.dist.KeyGather#forQueue}) as the columns of the logits, the labels offset by
+     * {@link io.moco4j.dist.KeyGather#labelOffset} (rank * N), and SyncBN (BatchNorm statistics all-reduced over
+     * the global batch in the forward pass, with matching gradients in backward) in the encoders and MLPs.
+     */
+    @Override
+    public void distribute(io.moco4j.dist.Collectives ranks) {
+        if (ranks.size() > 1) {
+            throw new io.moco4j.util.UserException("MoCo v3 does not run on several processes yet (it needs SyncBN and "
+                    + "the cross-rank key gather); train it in one process");
+        }
+        super.distribute(ranks);
+    }
+
     @Override
     public LinkedHashMap<String, NDArray> trainableParameters() {
         LinkedHashMap<String, NDArray> p = super.trainableParameters();

@@ -2,6 +2,10 @@ package io.moco4j.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.moco4j.dist.Collectives;
+import io.moco4j.dist.GradientAverager;
+import io.moco4j.dist.SingleProcess;
+import io.moco4j.dist.StateSync;
 import io.moco4j.model.Encoder;
 import io.moco4j.model.Network;
 import io.moco4j.model.Networks;
@@ -28,6 +32,9 @@ public abstract class MomentumContrast implements AutoCloseable {
     protected final Encoder encoderQ;
     protected final Encoder encoderK;
     protected final double temperature;
+    /** The ranks of a data-parallel run ({@link #distribute}); one process by default. */
+    protected Collectives collectives = SingleProcess.INSTANCE;
+    private GradientAverager gradients = new GradientAverager(SingleProcess.INSTANCE);
 
     /** Loss and contrastive top-1/top-5 accuracy (percent) of one step. */
     public record StepResult(float loss, float acc1, float acc5) {}
@@ -63,11 +70,44 @@ public abstract class MomentumContrast implements AutoCloseable {
     public StepResult train(NDArray view1, NDArray view2, long step, Optimizer optimizer, double lr, double m) {
         LinkedHashMap<String, NDArray> trainable = trainableParameters();
         Gradients.zero(trainable.values());
-        StepResult r = step(view1, view2, step, m);
+        StepResult r = agreed(step(view1, view2, step, m));
         if (Float.isFinite(r.loss())) {
+            gradients.averageOf(trainable); // before the optimizer, so every rank applies the same update
             optimizer.step(trainable, lr);
         }
+        if (collectives.size() > 1) {
+            // DistributedDataParallel's broadcast_buffers: BatchNorm running statistics follow rank 0's. DDP
+            // broadcasts them before the next forward; after this step is the same and keeps the ranks identical
+            // between steps (checkpoints, checksum checks).
+            StateSync.broadcastFromRoot(collectives, encoderQ.buffers());
+            StateSync.broadcastFromRoot(collectives, encoderK.buffers());
+        }
         return r;
+    }
+
+    /**
+     * Data-parallel training over {@code ranks}: each rank passes its own share of every global batch to
+     * {@link #train}, gradients are averaged over ranks before the optimizer step, and the reported loss and
+     * accuracy are the means over ranks (so every rank takes the same decision on a non-finite loss). Versions
+     * add what their step needs (the v1/v2 cross-process Shuffle BN and key gather). Call before training.
+     */
+    public void distribute(Collectives ranks) {
+        this.collectives = ranks;
+        this.gradients = new GradientAverager(ranks);
+    }
+
+    public Collectives collectives() {
+        return collectives;
+    }
+
+    /** The step's loss and accuracies averaged over ranks (one small all-reduce). */
+    private StepResult agreed(StepResult local) {
+        if (collectives.size() == 1) {
+            return local;
+        }
+        float[] v = {local.loss(), local.acc1(), local.acc5()};
+        collectives.allReduceMean(v);
+        return new StepResult(v[0], v[1], v[2]);
     }
 
     /** The key encoder's momentum update; every version calls it before computing this step's keys. */

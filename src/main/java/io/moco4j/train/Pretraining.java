@@ -11,6 +11,10 @@ import io.moco4j.io.MetricsLog;
 import io.moco4j.io.TensorArchive;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
+import io.moco4j.dist.Collectives;
+import io.moco4j.dist.CoreShare;
+import io.moco4j.dist.SingleProcess;
+import io.moco4j.dist.StateSync;
 import io.moco4j.optim.LrSchedule;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
@@ -66,25 +70,60 @@ public final class Pretraining {
     }
 
     public static Outcome run(Request request) throws IOException {
+        return run(request, SingleProcess.INSTANCE);
+    }
+
+    /**
+     * Data-parallel pretraining: every rank of {@code ranks} runs this with the same request. Each rank trains on
+     * its share of every global batch ({@code train.batch_size}); all start from rank 0's model, average gradients
+     * every step and stop at the same step. Only rank 0 writes the run directory (config, metrics, checkpoints)
+     * and runs the kNN monitor; every rank reads the checkpoint it resumes from (on several machines the run
+     * directory must be on a shared file system).
+     */
+    public static Outcome run(Request request, Collectives ranks) throws IOException {
+        if (ranks.size() > 1) {
+            request.out().println(CoreShare.forRank(ranks).apply().describe(ranks));
+            if (!ranks.isRoot()) { // rank 0 reports progress; the others train quietly
+                request = new Request(request.runDir(), request.config(), request.device(), request.resume(),
+                        request.data(), request.stop(), new PrintStream(java.io.OutputStream.nullOutputStream()),
+                        request.maxGlobalSteps());
+            }
+        }
+        Outcome outcome = runRank(request, ranks);
+        if (ranks.size() > 1) {
+            ranks.barrier(); // rank 0's last checkpoint is on disk before any rank returns
+        }
+        return outcome;
+    }
+
+    private static Outcome runRank(Request request, Collectives ranks) throws IOException {
         MocoConfig cfg = request.config();
+        boolean writer = ranks.isRoot();
         RunDirectory dir = RunDirectory.of(request.runDir());
         Checkpoints.Loaded resumeFrom = null;
         if (request.resume()) {
             dir.requireResumable();
             resumeFrom = Checkpoints.load(dir.lastCheckpoint());
             resumeFrom.requirePretraining();
-        } else {
+        } else if (writer) {
             dir.createNew();
         }
-        Files.writeString(dir.config(), ConfigLoader.toYaml(cfg));
+        if (writer) {
+            Files.writeString(dir.config(), ConfigLoader.toYaml(cfg));
+        }
+        if (ranks.size() > 1) {
+            ranks.barrier(); // the run directory exists before anyone trains
+        }
 
         TrainingData data = request.data();
         try (NDManager root = NDManager.newBaseManager(request.device());
-             ViewLoader loader = data.trainLoader(cfg);
-             EpochEvaluator monitor = data.knnMonitor(cfg);
-             MetricsLog metrics = new MetricsLog(dir.metrics());
+             ViewLoader loader = data.trainLoader(cfg, ranks);
+             EpochEvaluator monitor = writer ? data.knnMonitor(cfg) : EpochEvaluator.NONE;
+             MetricsLog metrics = writer ? new MetricsLog(dir.metrics()) : MetricsLog.discarding();
              Optimizer optimizer = Optimizers.from(cfg);
              MomentumContrast moco = resumeFrom == null ? Methods.fresh(cfg, root) : restored(cfg, root, resumeFrom, optimizer)) {
+            moco.distribute(ranks);
+            StateSync.startTogether(ranks, moco);
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
             if (resumeFrom != null) {
                 request.out().printf(Locale.ROOT, "Resuming %s at epoch %d, step %d.%n", dir.root(), start.epoch() + 1, start.stepInEpoch());
@@ -155,6 +194,21 @@ public final class Pretraining {
             this.stepsPerEpoch = loader.batchesPerEpoch();
         }
 
+        /** Whether to stop now: on several ranks, if any rank was asked to (all stop at the same step). */
+        private boolean stopRequested() {
+            Collectives ranks = moco.collectives();
+            if (ranks.size() == 1) {
+                return request.stop().requested();
+            }
+            float[] any = {request.stop().requested() ? 1 : 0};
+            ranks.allReduceSum(any);
+            return any[0] > 0;
+        }
+
+        private boolean writer() {
+            return moco.collectives().isRoot();
+        }
+
         Outcome run(TrainingProgress start) throws IOException {
             int epochs = cfg.train().epochs();
             long globalStep = start.globalStep();
@@ -186,15 +240,18 @@ public final class Pretraining {
                                 globalStep++;
                                 lastLoss = r.loss();
                                 stats.add(r, lr);
-                                double ips = batch.size() / seconds;
+                                double ips = batch.size() * (double) moco.collectives().size() / seconds;
                                 progress.step(epoch, step + 1, r.loss(), r.acc1(), ips, lr);
                                 if ((step + 1) % cfg.train().logEvery() == 0) {
                                     logStep(epoch, globalStep, r, lr, ips);
                                 }
                                 boolean lastOfEpoch = step + 1 == stepsPerEpoch;
-                                if (!lastOfEpoch && (request.stop().requested() || globalStep >= request.maxGlobalSteps())) {
+                                boolean stop = !lastOfEpoch && stopRequested();
+                                if (!lastOfEpoch && (stop || globalStep >= request.maxGlobalSteps())) {
                                     TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
-                                    Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
+                                    if (writer()) {
+                                        Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
+                                    }
                                     progress.message(stopMessage(p));
                                     return new Outcome(Status.STOPPED, p, lastLoss);
                                 }
@@ -203,7 +260,7 @@ public final class Pretraining {
                     }
                     TrainingProgress p = new TrainingProgress(epoch + 1, 0, globalStep, elapsed);
                     endEpoch(progress, epoch, stats, (System.nanoTime() - epochStart) / 1e9, p);
-                    if (request.stop().requested() || globalStep >= request.maxGlobalSteps()) {
+                    if (stopRequested() || globalStep >= request.maxGlobalSteps()) {
                         if (epoch + 1 < epochs) {
                             progress.message(stopMessage(p));
                             return new Outcome(Status.STOPPED, p, lastLoss);
@@ -240,9 +297,15 @@ public final class Pretraining {
                 }
             }
             metrics.write(rec);
-            Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
+            if (moco.collectives().size() > 1) {
+                // the ranks must still hold one model: a divergence stops the run before it is saved
+                StateSync.verifyIdentical(moco.collectives(), StateSync.state(moco), "end of epoch " + (epoch + 1));
+            }
+            if (writer()) {
+                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
+            }
             int every = cfg.train().checkpointEvery();
-            if (every > 0 && (epoch + 1) % every == 0) {
+            if (writer() && every > 0 && (epoch + 1) % every == 0) {
                 // A copy of last.ckpt, written atomically like every checkpoint.
                 AtomicFiles.write(dir.epochCheckpoint(epoch + 1), out -> Files.copy(dir.lastCheckpoint(), out));
             }

@@ -17,6 +17,10 @@ public final class SingleDeviceShuffler implements KeyShuffler {
         this.seed = seed;
     }
 
+    public long seed() {
+        return seed;
+    }
+
     /** The permutation used at {@code step}: row i of the shuffled batch is row perm[i] of the input. */
     public long[] permutation(int n, long step) {
         int[] perm = SampleSeeds.permutation(n, new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (step + 1))));

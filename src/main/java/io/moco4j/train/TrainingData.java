@@ -6,6 +6,8 @@ import io.moco4j.data.ImageDataset;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ViewLoader;
+import io.moco4j.dist.Collectives;
+import io.moco4j.dist.ShardedOrder;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.data.augment.Recipe;
 import io.moco4j.data.augment.Recipes;
@@ -66,21 +68,23 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
                 .dropLast(true).shuffle(true).workers(cfg.train().workers()).build();
     }
 
+    /**
+     * This rank's loader in a data-parallel run: {@code train.batch_size} is the global batch, each rank reads
+     * its block of every global batch ({@link ShardedOrder}); the whole loader on one rank.
+     */
+    public ViewLoader trainLoader(MocoConfig cfg, Collectives ranks) {
+        if (ranks.size() == 1) {
+            return trainLoader(cfg);
+        }
+        ShardedOrder order = ShardedOrder.of(train.size(), cfg.train().batchSize(), ranks.size(), cfg.train().seed());
+        return order.configure(ViewLoader.builder(train, views), ranks.rank()).workers(cfg.train().workers()).build();
+    }
+
     /** The kNN monitor, or one that never runs when it is off or there is nothing labelled to score. */
     public EpochEvaluator knnMonitor(MocoConfig cfg) {
         MocoConfig.Train t = cfg.train();
         if (t.knnEvery() == 0 || val == null || !train.isLabeled() || !val.isLabeled()) {
-            return new EpochEvaluator() {
-                @Override
-                public boolean due(int epoch, int epochs) {
-                    return false;
-                }
-
-                @Override
-                public Map<String, Double> evaluate(Encoder encoder, int epoch) {
-                    return Map.of();
-                }
-            };
+            return EpochEvaluator.NONE;
         }
         KnnMonitor monitor = new KnnMonitor(train, val, evalTransform,
                 KnnMonitor.Config.of(t.knnEvery(), t.knnK(), t.knnT(), t.knnTrainSubset(), t.knnValSubset()));

@@ -1,0 +1,141 @@
+package io.moco4j.dist;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Forks {@code mpirun -np 2} running {@link MpiRankMain} (MPI can start only once per JVM). Skipped, with the
+ * reason, when Open MPI's mpirun is not on PATH ({@code .ci/run} installs {@code openmpi-bin}).
+ */
+class MpiJobTest {
+    private static Path mpirun;
+
+    @BeforeAll
+    static void needMpirun() {
+        Optional<Path> found = MpiLauncher.findMpirun();
+        Assumptions.assumeTrue(found.isPresent(),
+                "mpirun is not on PATH: multi-process tests skipped (apt-get install openmpi-bin)");
+        mpirun = found.get();
+    }
+
+    record Job(int exit, String output, double seconds) {}
+
+    /** Runs the scenario on 2 ranks; kills the whole job if it outlives {@code timeoutSeconds}. */
+    static Job run(long timeoutSeconds, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-Dai.djl.offline=true"));
+        java.addAll(jvmOptions);
+        java.addAll(List.of("-cp", cp, MpiRankMain.class.getName()));
+        java.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(MpiLauncher.command(mpirun, 2, java)).redirectErrorStream(true);
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        StringBuilder out = new StringBuilder();
+        Thread reader = new Thread(() -> {
+            try {
+                out.append(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                out.append("(output lost: ").append(e).append(')');
+            }
+        });
+        reader.start();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            reader.join(5000);
+            fail("the 2-rank job did not end within " + timeoutSeconds + " s:\n" + out);
+        }
+        reader.join(10_000);
+        return new Job(p.exitValue(), out.toString(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    @Test
+    void collectivesShuffleGatherBroadcastAndGradientsOnTwoRanks() throws Exception {
+        // maxCount 7: every buffer longer than 7 elements goes through the split-call path
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "correctness", "7");
+        assertEquals(0, job.exit(), job.output());
+        for (String check : List.of("allreduce-sum-floats", "allreduce-mean-floats", "allgather-floats",
+                "allgather-longs", "broadcast", "allreduce-ndarray-contiguous", "allreduce-ndarray-strided",
+                "allgather-ndarray", "broadcast-ndarray", "split-calls", "other-thread-refused", "barrier",
+                "cross-process-shuffle", "key-gather", "state-broadcast", "gradient-average")) {
+            for (int rank = 0; rank < 2; rank++) {
+                assertTrue(job.output().contains("ok " + check + " rank " + rank + "\n"),
+                        check + " on rank " + rank + ":\n" + job.output());
+            }
+        }
+    }
+
+    @Test
+    void oneV2StepOnTwoRanksEqualsTheSingleProcessStepAndQueuesStayIdentical() throws Exception {
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v2step");
+        assertEquals(0, job.exit(), job.output());
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok v2-step-equals-single-process rank " + rank + "\n"), job.output());
+            assertTrue(job.output().contains("ok queues-identical rank " + rank + "\n"), job.output());
+        }
+    }
+
+    @Test
+    void aRunStoppedAndResumedOnTwoRanksEndsAsTheStraightRun(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Job job = run(400, List.of("-Dai.djl.pytorch.num_threads=1"), "resume", dir.toString());
+        assertEquals(0, job.exit(), job.output());
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok resume-continues-exactly rank " + rank + "\n"), job.output());
+        }
+    }
+
+    @Test
+    void eachRankGetsItsShareOfTheCores() throws Exception {
+        Job job = run(180, List.of(), "threads");
+        assertEquals(0, job.exit(), job.output());
+        int cores = Runtime.getRuntime().availableProcessors();
+        int share = Math.max(1, cores / 2);
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("threads rank " + rank + " before "), job.output());
+            assertTrue(job.output().matches("(?s).*threads rank " + rank + " before \\d+ after " + share + " share "
+                    + share + " cores " + cores + "\n.*"), job.output());
+            assertTrue(job.output().contains("threads rank " + rank + " all-cores " + cores + " libtorch " + cores + "\n"),
+                    job.output());
+            assertTrue(job.output().contains("rank " + rank + " of 2 (local " + rank + " of 2), Open MPI: " + share
+                    + " intra-op thread(s)"), job.output());
+        }
+    }
+
+    @Test
+    void aKilledRankEndsTheJobNamingIt() throws Exception {
+        Job job = run(120, List.of("-Dai.djl.pytorch.num_threads=1"), "die");
+        assertNotEquals(0, job.exit(), job.output());
+        assertTrue(job.seconds() < 60 + 20, "took " + job.seconds() + " s (JVM start included)");
+        assertTrue(job.output().contains("rank 1"), job.output());
+        assertTrue(job.output().contains("signal 9"), job.output());
+        assertFalse(job.output().contains("passed a barrier"), job.output());
+    }
+
+    @Test
+    void aHungRankIsEndedByTheWatchdog() throws Exception {
+        Job job = run(120, List.of("-Dai.djl.pytorch.num_threads=1", "-D" + OpenMpi.TIMEOUT_PROPERTY + "=3"), "hang");
+        assertNotEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("rank 0 of 2: barrier waited"), job.output());
+        assertFalse(job.output().contains("passed a barrier"), job.output());
+    }
+
+    @Test
+    void anExceptionOnOneRankStopsTheJobNamingTheRank() throws Exception {
+        Job job = run(120, List.of("-Dai.djl.pytorch.num_threads=1"), "exception");
+        assertNotEquals(0, job.exit(), job.output());
+        assertTrue(job.output().contains("rank 1 of 2 failed: java.lang.IllegalStateException: simulated failure on rank 1"),
+                job.output());
+        assertFalse(job.output().contains("passed a barrier"), job.output());
+    }
+}
