@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
         description = {"Linear classification protocol: a new fc on the frozen backbone in eval mode.",
                 "--protocol v1 (MoCo v1/v2 main_lincls.py): SGD lr 30, momentum 0.9, no weight decay, batch 256,",
                 "100 epochs, lr x0.1 at 60% and 80%. --protocol v3 (moco-v3 main_lincls.py, ResNet): lr 0.1 x 1024/256,",
-                "batch 1024, 90 epochs, cosine per epoch. Default: the checkpoint's MoCo version."})
+                "batch 1024, 90 epochs, cosine per epoch; for a ViT lr 3 x 1024/256 on the cls token. Default: by the checkpoint."})
 final class LinclsCommand implements Callable<Integer> {
     @Mixin
     EncoderSource source;
@@ -44,11 +44,11 @@ final class LinclsCommand implements Callable<Integer> {
     Integer imageSize;
 
     /** The chosen protocol with the user's --epochs, --milestones, --lr and --batch-size on top. */
-    LinearProbeConfig protocol(int mocoVersion) {
+    LinearProbeConfig protocol(int mocoVersion, boolean vit) {
         String p = protocol != null ? protocol.trim().toLowerCase(Locale.ROOT) : mocoVersion >= 3 ? "v3" : "v1";
         LinearProbeConfig base = switch (p) {
             case "v1", "v2" -> LinearProbeConfig.defaults();
-            case "v3" -> LinearProbeConfig.mocoV3Resnet();
+            case "v3" -> vit ? LinearProbeConfig.mocoV3Vit() : LinearProbeConfig.mocoV3Resnet();
             default -> throw new UserException("--protocol is '" + protocol + "'; choose v1 (MoCo v1/v2) or v3 (moco-v3)");
         };
         int e = epochs != null ? epochs : base.epochs();
@@ -63,7 +63,7 @@ final class LinclsCommand implements Callable<Integer> {
         ImageDataset trainSet = DataSources.open(train, DataSplit.TRAIN, false, false);
         ImageDataset valSet = DataSources.open(val, DataSplit.TEST, false, false);
         try (EncoderSource.Opened enc = source.open()) {
-            LinearProbeConfig cfg = protocol(enc.config().version());
+            LinearProbeConfig cfg = protocol(enc.config().version(), enc.config().model().arch().startsWith("vit"));
             int size = imageSize != null ? imageSize : enc.imageSize();
             LinearProbe.Result r = enc.encoder() != null
                     ? LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),

@@ -64,6 +64,15 @@ public record LinearProbeConfig(int epochs, int batchSize, double lr, double mom
                 List.of(), 0.1, 0.01, true, FeatureLayer.BACKBONE, 256, 0, LrDecay.COSINE);
     }
 
+    /**
+     * moco-v3's linear protocol for ViT (CONFIG.md: {@code main_lincls.py -a vit_small --lr=3}): as
+     * {@link #mocoV3Resnet()} but lr 3 * 1024 / 256 = 12, on the cls token after the final LayerNorm (the ViT's
+     * {@code features}).
+     */
+    public static LinearProbeConfig mocoV3Vit() {
+        return mocoV3Resnet().withLr(io.moco4j.optim.LrSchedule.linearScaledLr(3, 1024));
+    }
+
     public LinearProbeConfig withEpochs(int e, List<Integer> newMilestones) {
         return new LinearProbeConfig(e, batchSize, lr, momentum, weightDecay, newMilestones, gamma, initStd, augment, layer, evalBatchSize, seed, decay);
     }

@@ -95,6 +95,28 @@ public final class StateDictFiles {
     }
 
     /**
+     * Writes a ViT backbone as a timm {@code VisionTransformer} state dict: the MoCo v3 projector ({@code head.*}) is
+     * dropped, so {@code timm.create_model(...).load_state_dict(sd, strict=False)} misses only timm's classifier
+     * {@code head.weight} / {@code head.bias}, as the official {@code main_lincls.py --pretrained} expects.
+     *
+     * @param encoder one network's state dict with timm key names
+     * @return the dropped projector keys
+     */
+    public static List<String> writeTimm(Path file, Map<String, NDArray> encoder) {
+        List<String> dropped = new ArrayList<>();
+        LinkedHashMap<String, HostTensor> out = new LinkedHashMap<>();
+        encoder.forEach((k, v) -> {
+            if (k.startsWith("head.")) {
+                dropped.add(k);
+            } else {
+                out.put(k, HostTensor.fromNDArray(v));
+            }
+        });
+        TorchCheckpointWriter.write(file, out);
+        return dropped;
+    }
+
+    /**
      * Writes an official-layout MoCo checkpoint {@code {'epoch', 'arch', 'state_dict'}} with
      * {@code module.encoder_q.*}, {@code module.encoder_k.*}, {@code module.queue} (dim, K) and
      * {@code module.queue_ptr}, which the official {@code main_lincls.py --pretrained} accepts.

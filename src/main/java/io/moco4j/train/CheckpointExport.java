@@ -11,6 +11,7 @@ import io.moco4j.io.TorchOptimizerState;
 import io.moco4j.model.HeadSpec;
 import io.moco4j.model.ResNet;
 import io.moco4j.model.ResNetSpec;
+import io.moco4j.model.VitSpec;
 import io.moco4j.util.UserException;
 import java.math.BigDecimal;
 import java.nio.file.Path;
@@ -62,6 +63,14 @@ public final class CheckpointExport {
             switch (request.format()) {
                 case TORCHVISION -> {
                     Map<String, NDArray> encoder = ckpt.tensors(prefix, manager);
+                    if (Encoders.isVit(ckpt.config())) {
+                        List<String> dropped = StateDictFiles.writeTimm(request.out(), encoder);
+                        lines.add(String.format(Locale.ROOT, "Wrote %s: timm VisionTransformer state dict of %s (%d tensors),"
+                                + " epoch %d", request.out(), encoderName, encoder.size() - dropped.size(), ckpt.progress().epoch()));
+                        lines.add("Dropped the MoCo v3 projector (" + dropped.size() + " head.* tensors): load it with"
+                                + " strict=False into timm's VisionTransformer (only head.weight and head.bias stay missing)");
+                        break;
+                    }
                     List<String> dropped = StateDictFiles.writeTorchvision(request.out(), encoder);
                     lines.add(String.format(Locale.ROOT, "Wrote %s: torchvision %s state dict of %s (%d tensors), epoch %d",
                             request.out(), ckpt.config().model().arch(), encoderName, encoder.size() - dropped.size(),
@@ -140,12 +149,24 @@ public final class CheckpointExport {
 
     private static Map<String, String> metadata(Checkpoints.Loaded ckpt, String encoderName) {
         MocoConfig.Model m = ckpt.config().model();
-        ResNetSpec spec = ckpt.encoderSpec();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "moco4j-encoder");
         meta.put("encoder", encoderName);
         meta.put("arch", m.arch());
         meta.put("epoch", Integer.toString(ckpt.progress().epoch()));
+        meta.put("moco_version", Integer.toString(ckpt.config().version()));
+        if (Encoders.isVit(ckpt.config())) {
+            VitSpec v = Encoders.vitSpec(ckpt.config());
+            meta.put("image_size", Integer.toString(v.imageSize()));
+            meta.put("patch_size", Integer.toString(v.patchSize()));
+            meta.put("width", Integer.toString(v.width()));
+            meta.put("depth", Integer.toString(v.depth()));
+            meta.put("heads", Integer.toString(v.heads()));
+            meta.put("head", "projector");
+            meta.put("dim", Integer.toString(m.dim()));
+            return meta;
+        }
+        ResNetSpec spec = ckpt.encoderSpec();
         meta.put("width", plain(m.width()));
         meta.put("cifar_stem", Boolean.toString(m.cifarStem()));
         meta.put("head", spec.head().kind().name().toLowerCase(Locale.ROOT));

@@ -75,5 +75,14 @@ class VitInteropTest {
         Checkpoints.Loaded again = Checkpoints.load(CheckpointImport.run(new CheckpointImport.Request(moco,
                 tmp.resolve("again.ckpt"), null, HEADS)).checkpoint());
         CheckpointInteropTest.assertSameTensors(Checkpoints.load(imported).contents().tensors(), again.contents().tensors(), "");
+
+        // The backbone for timm / main_lincls.py: timm's key names, the projector dropped.
+        Path timm = tmp.resolve("vit.pth");
+        CheckpointExport.Result r = CheckpointExport.run(new CheckpointExport.Request(imported,
+                CheckpointExport.Format.TORCHVISION, timm, null));
+        assertTrue(r.lines().get(0).contains("timm VisionTransformer"), r.lines().toString());
+        Map<String, io.moco4j.io.HostTensor> sd = io.moco4j.io.StateDictFiles.read(timm);
+        assertTrue(sd.containsKey("cls_token") && sd.containsKey("blocks.1.mlp.fc2.weight") && sd.containsKey("norm.bias"));
+        assertTrue(sd.keySet().stream().noneMatch(k -> k.startsWith("head.")), sd.keySet().toString());
     }
 }
