@@ -1,5 +1,6 @@
 package io.moco4j.cli;
 
+import io.moco4j.api.Encoder;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
@@ -45,10 +46,10 @@ final class LinclsCommand implements Callable<Integer> {
         List<Integer> ms = milestones != null ? milestones : List.of(Math.round(epochs * 0.6f), Math.round(epochs * 0.8f));
         LinearProbeConfig cfg = LinearProbeConfig.defaults().withEpochs(epochs, new ArrayList<>(ms)).withLr(lr)
                 .withBatchSize(batchSize).withAugment(!fast);
-        try (EncoderSource.Opened enc = source.open()) {
-            int size = imageSize != null ? imageSize : enc.imageSize();
-            LinearProbe.Result r = enc.encoder() != null
-                    ? LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
+        try (Encoder enc = source.open(cfg.layer(), imageSize, batchSize)) {
+            int size = enc.imageSize();
+            LinearProbe.Result r = enc.network() != null
+                    ? LinearProbe.run(enc.network(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
                             cfg, out, System.out)
                     // Raw pixels: nothing is frozen, the classifier sees the normalised pixels.
                     : LinearProbe.run(enc.features(cfg.layer()), Map.of(), trainSet, valSet, ProbeTransforms.train(size),

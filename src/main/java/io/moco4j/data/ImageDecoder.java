@@ -193,7 +193,7 @@ public final class ImageDecoder {
     }
 
     /** Converts any decoded image to interleaved 8-bit RGB following PIL's {@code convert("RGB")}. */
-    static RgbImage toRgb(BufferedImage image) {
+    public static RgbImage toRgb(BufferedImage image) {
         int w = image.getWidth();
         int h = image.getHeight();
         byte[] out = new byte[w * h * 3];
