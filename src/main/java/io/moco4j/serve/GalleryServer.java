@@ -235,10 +235,12 @@ public final class GalleryServer implements AutoCloseable {
     private RgbImage decodeUpload(HttpExchange ex) throws IOException {
         String length = ex.getRequestHeaders().getFirst("Content-Length");
         if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > MAX_UPLOAD_BYTES) {
+            drain(ex);
             throw new HttpError(413, "the upload is larger than " + (MAX_UPLOAD_BYTES >> 20) + " MB; send a smaller image");
         }
         byte[] body = ex.getRequestBody().readNBytes(MAX_UPLOAD_BYTES + 1);
         if (body.length > MAX_UPLOAD_BYTES) {
+            drain(ex);
             throw new HttpError(413, "the upload is larger than " + (MAX_UPLOAD_BYTES >> 20) + " MB; send a smaller image");
         }
         if (body.length == 0) {
@@ -250,6 +252,23 @@ public final class GalleryServer implements AutoCloseable {
             throw new HttpError(413, "the image has more than " + MAX_UPLOAD_PIXELS + " pixels; send a smaller image");
         } catch (IOException e) {
             throw new HttpError(415, "the upload is not a readable image; send a jpg, png, bmp or gif file");
+        }
+    }
+
+    /**
+     * Reads and drops what is left of a refused upload (up to a bound), so the client, still sending, reads the
+     * error instead of a connection reset; beyond the bound the connection is simply closed.
+     */
+    private static void drain(HttpExchange ex) {
+        try {
+            InputStream in = ex.getRequestBody();
+            byte[] sink = new byte[1 << 16];
+            long left = 4L * MAX_UPLOAD_BYTES;
+            for (int r; left > 0 && (r = in.read(sink)) > 0; ) {
+                left -= r;
+            }
+        } catch (IOException ignored) {
+            // the client went away: nothing to answer
         }
     }
 
