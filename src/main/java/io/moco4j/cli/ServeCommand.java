@@ -56,9 +56,9 @@ final class ServeCommand implements Callable<Integer> {
             Gallery gallery;
             ProgressBar[] bar = new ProgressBar[1];
             try {
-                gallery = Gallery.open(images, encoder, EmbeddingCache.sha256(checkpoint), embeddings, done -> {
+                gallery = Gallery.open(images, encoder, EmbeddingCache.sha256(checkpoint), embeddings, (done, total) -> {
                     if (bar[0] == null) {
-                        bar[0] = new ProgressBarBuilder().setTaskName("embedding").setInitialMax(-1)
+                        bar[0] = new ProgressBarBuilder().setTaskName("embedding").setInitialMax(total)
                                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).build();
                     }
                     bar[0].stepTo(done);

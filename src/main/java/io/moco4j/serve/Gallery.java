@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +27,12 @@ public final class Gallery {
 
     /** One indexed image: its row id, path relative to the folder (with '/'), class index or -1, and its real file. */
     public record Item(int id, String path, int label, Path file) {}
+
+    /** Receives embedding progress. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(int done, int total);
+    }
 
     private final Path root;
     private final List<Item> items;
@@ -46,9 +51,9 @@ public final class Gallery {
      * sizes, modification times) were embedded by the same checkpoint before.
      *
      * @param checkpointHash identifies the encoder's weights (e.g. the checkpoint file's SHA-256)
-     * @param progress receives the number of images embedded so far (for a progress bar)
+     * @param progress told the number of images embedded so far and the total (for a progress bar)
      */
-    public static Gallery open(Path folder, Encoder encoder, String checkpointHash, EmbeddingCache cache, IntConsumer progress) {
+    public static Gallery open(Path folder, Encoder encoder, String checkpointHash, EmbeddingCache cache, Progress progress) {
         Listing listing = list(folder);
         String key = EmbeddingCache.key(listing, checkpointHash, encoder);
         EmbeddingIndex index = cache.read(key, listing.items().size(), encoder.dimension());
@@ -56,7 +61,7 @@ public final class Gallery {
             index = cache.write(key, listing.items().stream().map(Item::path).toList(), encoder.dimension(), sink ->
                     encoder.embedAll(listing.dataset(), (from, batch) -> {
                         sink.accept(batch);
-                        progress.accept(from + Math.toIntExact(batch.getShape().get(0)));
+                        progress.update(from + Math.toIntExact(batch.getShape().get(0)), listing.items().size());
                     }));
         } else {
             LOG.info("read the embeddings of {} images from the cache {}", listing.items().size(), cache.folder());

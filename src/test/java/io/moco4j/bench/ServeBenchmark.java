@@ -88,8 +88,8 @@ public final class ServeBenchmark {
             s /= norm;
             // sortable key: higher score first, then lower id
             int bits = Float.floatToIntBits(s);
-            bits = bits < 0 ? ~bits : bits | Integer.MIN_VALUE;
-            keyed[i] = ((long) ~bits << 32) | (i & 0xffffffffL);
+            bits ^= (bits >> 31) & 0x7fffffff; // now ordered as signed ints like the floats
+            keyed[i] = ((long) ~bits << 32) | i;
         }
         Arrays.sort(keyed);
         int[] out = new int[k];

@@ -167,18 +167,18 @@ class GalleryServerTest {
         String hash = f.checkpointHash;
         EmbeddingCache cache = new EmbeddingCache(tmp.resolve("cache"));
         AtomicInteger embedded = new AtomicInteger();
-        Gallery again = Gallery.open(f.folder, f.encoder, hash, cache, embedded::set);
+        Gallery again = Gallery.open(f.folder, f.encoder, hash, cache, (done, total) -> embedded.set(done));
         assertEquals(0, embedded.get(), "same folder and checkpoint: read from the cache");
         assertEquals(f.gallery.index().search(f.gallery.index().vector(4), 3), again.index().search(f.gallery.index().vector(4), 3));
 
-        Gallery other = Gallery.open(f.folder, f.encoder, "another-checkpoint", cache, embedded::set);
+        Gallery other = Gallery.open(f.folder, f.encoder, "another-checkpoint", cache, (done, total) -> embedded.set(done));
         assertEquals(24, embedded.get(), "another checkpoint hash: embedded again");
         assertEquals(24, other.size());
 
         embedded.set(0);
         Path touched = f.files.get(0);
         Files.setLastModifiedTime(touched, FileTime.fromMillis(Files.getLastModifiedTime(touched).toMillis() + 5000));
-        Gallery changed = Gallery.open(f.folder, f.encoder, hash, cache, embedded::set);
+        Gallery changed = Gallery.open(f.folder, f.encoder, hash, cache, (done, total) -> embedded.set(done));
         assertEquals(24, embedded.get(), "a changed file time invalidates the cache");
         List<String> files = new ArrayList<>();
         try (var s = Files.list(tmp.resolve("cache"))) {

@@ -25,7 +25,7 @@ final class ServeFixture implements AutoCloseable {
         Path ckpt = TinyEncoders.checkpoint(tmp, 7);
         encoder = Encoder.load(ckpt, Encoder.Options.defaults().withDevice("cpu").withBatchSize(8));
         checkpointHash = EmbeddingCache.sha256(ckpt);
-        gallery = Gallery.open(folder, encoder, checkpointHash, new EmbeddingCache(tmp.resolve("cache")), n -> { });
+        gallery = Gallery.open(folder, encoder, checkpointHash, new EmbeddingCache(tmp.resolve("cache")), (done, total) -> { });
         server = new GalleryServer(gallery, encoder, "127.0.0.1", 0, k, "test");
         server.start();
     }
