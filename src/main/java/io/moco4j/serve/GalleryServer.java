@@ -194,6 +194,10 @@ public final class GalleryServer implements AutoCloseable {
             Gallery.Item item = item(m.group(1));
             byte[] bytes;
             try {
+                // Checked again at each request: a file swapped for a link after indexing must not lead out.
+                if (!item.file().toRealPath().startsWith(gallery.root())) {
+                    throw new HttpError(404, "image " + item.id() + " is no longer inside the folder");
+                }
                 bytes = Files.readAllBytes(item.file());
             } catch (IOException e) {
                 throw new HttpError(404, "image " + item.id() + " is no longer readable");
