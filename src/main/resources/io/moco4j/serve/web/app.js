@@ -157,9 +157,15 @@ async function loadMap() {
   const n = state.map.x.length;
   // Thumbnails for at most 1500 images (evenly spread over the ids); every image is a dot.
   const stride = Math.max(1, Math.ceil(n / 1500));
+  let loaded = 0;
+  const wanted = Math.ceil(n / stride);
   for (let i = 0; i < n; i += stride) {
     const img = new Image();
-    img.onload = () => scheduleDraw();
+    img.onload = img.onerror = () => {
+      loaded++;
+      document.body.dataset.mapThumbs = loaded + '/' + wanted; // lets tests and screenshots wait for them
+      scheduleDraw();
+    };
     img.src = '/image/' + i;
     thumbs.set(i, img);
   }
