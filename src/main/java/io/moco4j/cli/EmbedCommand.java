@@ -1,11 +1,12 @@
 package io.moco4j.cli;
 
+import io.moco4j.api.Encoder;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.eval.Embedder;
 import io.moco4j.eval.FeatureLayer;
-import io.moco4j.train.TrainingData;
+import io.moco4j.eval.ProjectorExport;
 import io.moco4j.util.UserException;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -16,13 +17,17 @@ import picocli.CommandLine.Option;
 
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Writes embeddings of a folder of images as a float32 .npy (rows in the order of the",
-                "index file written beside it, one image path a line)."})
+                "index file written beside it, one image path a line), or with --format projector the files",
+                "TensorBoard's Embedding Projector loads (tensors.tsv, metadata.tsv, sprite.png) into a folder."})
 final class EmbedCommand implements Callable<Integer> {
     @Mixin
     EncoderSource source;
 
     @Option(names = "--images", required = true, paramLabel = "DIR") String images;
-    @Option(names = "--out", required = true, paramLabel = "FILE.npy") Path out;
+    @Option(names = "--out", required = true, paramLabel = "FILE.npy|DIR", description = "A .npy file, or a folder for --format projector.")
+    Path out;
+    @Option(names = "--format", defaultValue = "npy", paramLabel = "F", description = "npy (default) or projector.")
+    String format;
     @Option(names = "--features", defaultValue = "backbone", description = "backbone (pooled, default) or head.")
     String features;
     @Option(names = "--batch-size", defaultValue = "256") int batchSize;
@@ -31,19 +36,32 @@ final class EmbedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        String f = format.trim().toLowerCase(Locale.ROOT);
+        if (!f.equals("npy") && !f.equals("projector")) {
+            throw new UserException("--format " + format + " is not known; use npy or projector");
+        }
         String file = out.getFileName().toString();
-        if (!file.endsWith(".npy")) {
+        if (f.equals("npy") && !file.endsWith(".npy")) {
             throw new UserException("--out " + out + " must end in .npy (the index file is written beside it)");
+        }
+        if (f.equals("projector") && file.endsWith(".npy")) {
+            throw new UserException("--format projector writes several files: give --out a folder, not " + out);
         }
         FeatureLayer layer = FeatureLayer.parse(features);
         ImageDataset dataset = DataSources.open(images, DataSplit.TRAIN, false, false);
-        Path dir = out.toAbsolutePath().getParent();
-        try (EncoderSource.Opened enc = source.open()) {
-            int size = imageSize != null ? imageSize : enc.imageSize();
-            Embedder.Result r = Embedder.run(dataset, TrainingData.evalTransform(size), enc.features(layer), layer,
+        try (Encoder enc = source.open(layer, imageSize, batchSize)) {
+            if (f.equals("projector")) {
+                ProjectorExport.Result r = ProjectorExport.write(dataset, enc::embedAll, out);
+                System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings for TensorBoard's projector to %s (%s, %s, %s)%n",
+                        r.rows(), r.dim(), layer.id(), out, r.tensors().getFileName(), r.metadata().getFileName(),
+                        r.sprite().getFileName());
+                return 0;
+            }
+            Path dir = out.toAbsolutePath().getParent();
+            Embedder.Result r = Embedder.run(dataset, enc.preprocessing(), enc.features(), layer,
                     batchSize, enc.manager(), dir, file.substring(0, file.length() - 4));
             System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings to %s (index %s)%n", r.rows(), r.dim(),
-                    layer.name().toLowerCase(Locale.ROOT), r.embeddings(), r.index());
+                    layer.id(), r.embeddings(), r.index());
         }
         return 0;
     }

@@ -1,12 +1,12 @@
 package io.moco4j.cli;
 
+import io.moco4j.api.Encoder;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.eval.FeatureLayer;
 import io.moco4j.eval.KnnEvaluation;
 import io.moco4j.eval.KnnResult;
-import io.moco4j.train.TrainingData;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -46,12 +46,11 @@ final class KnnCommand implements Callable<Integer> {
         FeatureLayer layer = FeatureLayer.parse(features);
         ImageDataset bank = DataSources.open(train, DataSplit.TRAIN, false, false);
         ImageDataset queries = DataSources.open(val, DataSplit.TEST, false, false);
-        try (EncoderSource.Opened enc = source.open()) {
-            int size = imageSize != null ? imageSize : enc.imageSize();
-            KnnResult r = KnnEvaluation.run(enc.features(layer), layer, bank, queries, TrainingData.evalTransform(size),
+        try (Encoder enc = source.open(layer, imageSize, batchSize)) {
+            KnnResult r = KnnEvaluation.run(enc.features(), layer, bank, queries, enc.preprocessing(),
                     k, t, batchSize, 256, enc.manager(), out);
             System.out.printf(Locale.ROOT, "kNN (k %d, t %.3g) on %s features of %s: top-1 %.2f%%, top-5 %.2f%% (%d bank, %d queries)%n",
-                    r.k(), t, enc.encoder() == null ? "raw-pixel" : layer.name().toLowerCase(Locale.ROOT), enc.description(),
+                    r.k(), t, enc.network() == null ? "raw-pixel" : layer.name().toLowerCase(Locale.ROOT), enc.description(),
                     r.top1(), r.top5(), bank.size(), queries.size());
         }
         return 0;

@@ -1,8 +1,10 @@
 package io.moco4j.cli;
 
+import io.moco4j.api.Encoder;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
+import io.moco4j.eval.FeatureLayer;
 import io.moco4j.eval.LinearProbe;
 import io.moco4j.eval.LinearProbeConfig;
 import io.moco4j.eval.ProbeTransforms;
@@ -62,11 +64,11 @@ final class LinclsCommand implements Callable<Integer> {
     public Integer call() {
         ImageDataset trainSet = DataSources.open(train, DataSplit.TRAIN, false, false);
         ImageDataset valSet = DataSources.open(val, DataSplit.TEST, false, false);
-        try (EncoderSource.Opened enc = source.open()) {
+        try (Encoder enc = source.open(FeatureLayer.BACKBONE, imageSize, batchSize != null ? batchSize : 256)) {
             LinearProbeConfig cfg = protocol(enc.config().version(), enc.config().model().arch().startsWith("vit"));
-            int size = imageSize != null ? imageSize : enc.imageSize();
-            LinearProbe.Result r = enc.encoder() != null
-                    ? LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
+            int size = enc.imageSize();
+            LinearProbe.Result r = enc.network() != null
+                    ? LinearProbe.run(enc.network(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
                             cfg, out, System.out)
                     // Raw pixels: nothing is frozen, the classifier sees the normalised pixels.
                     : LinearProbe.run(enc.features(cfg.layer()), Map.of(), trainSet, valSet, ProbeTransforms.train(size),

@@ -56,13 +56,23 @@ public final class ImageDecoder {
 
     /** Decodes an encoded image held in memory; {@code name} is used in error messages. */
     public static RgbImage decode(byte[] bytes, String name) throws IOException {
+        return decode(bytes, name, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #decode(byte[], String)}, refusing images of more than {@code maxPixels} pixels before their
+     * pixels are decoded (the header is read first), so a small upload cannot make a huge raster.
+     *
+     * @throws ImageTooLargeException when the image is larger than {@code maxPixels}
+     */
+    public static RgbImage decode(byte[] bytes, String name, long maxPixels) throws IOException {
         if (bytes.length == 0) {
             throw new UnreadableImageException(name, "empty file (0 bytes)");
         }
         RgbImage upright;
         try {
-            upright = ExifOrientation.apply(toRgb(read(bytes, name)), ExifOrientation.read(bytes));
-        } catch (UnreadableImageException e) {
+            upright = ExifOrientation.apply(toRgb(read(bytes, name, maxPixels)), ExifOrientation.read(bytes));
+        } catch (UnreadableImageException | ImageTooLargeException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
             // ImageIO plugins signal damaged data with all kinds of exceptions (IIOException, IndexOutOfBounds,
@@ -78,7 +88,7 @@ public final class ImageDecoder {
      */
     private static final ThreadLocal<Map<String, List<ImageReader>>> READERS = ThreadLocal.withInitial(HashMap::new);
 
-    private static BufferedImage read(byte[] bytes, String name) throws IOException {
+    private static BufferedImage read(byte[] bytes, String name, long maxPixels) throws IOException {
         List<ImageReader> candidates = readersFor(bytes);
         if (candidates.isEmpty()) {
             throw new UnreadableImageException(name, "not a supported image format (jpg/png/bmp/gif)");
@@ -87,8 +97,8 @@ public final class ImageDecoder {
         RuntimeException firstBug = null;
         for (ImageReader reader : candidates) {
             try {
-                return readWith(reader, bytes, name);
-            } catch (UnreadableImageException e) {
+                return readWith(reader, bytes, name, maxPixels);
+            } catch (UnreadableImageException | ImageTooLargeException e) {
                 throw e; // a truncated file stays truncated whatever the reader
             } catch (IOException e) {
                 firstFailure = firstFailure == null ? e : firstFailure;
@@ -170,12 +180,18 @@ public final class ImageDecoder {
         return -1;
     }
 
-    private static BufferedImage readWith(ImageReader reader, byte[] bytes, String name) throws IOException {
+    private static BufferedImage readWith(ImageReader reader, byte[] bytes, String name, long maxPixels) throws IOException {
         List<String> warnings = new ArrayList<>();
         IIOReadWarningListener listener = (source, warning) -> warnings.add(warning);
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
             reader.setInput(in, true, true);
             reader.addIIOReadWarningListener(listener);
+            if (maxPixels != Long.MAX_VALUE) {
+                long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+                if (pixels > maxPixels) {
+                    throw new ImageTooLargeException(name, reader.getWidth(0), reader.getHeight(0), maxPixels);
+                }
+            }
             BufferedImage image = reader.read(0);
             for (String w : warnings) {
                 String lower = w.toLowerCase(Locale.ROOT);
@@ -193,7 +209,7 @@ public final class ImageDecoder {
     }
 
     /** Converts any decoded image to interleaved 8-bit RGB following PIL's {@code convert("RGB")}. */
-    static RgbImage toRgb(BufferedImage image) {
+    public static RgbImage toRgb(BufferedImage image) {
         int w = image.getWidth();
         int h = image.getHeight();
         byte[] out = new byte[w * h * 3];

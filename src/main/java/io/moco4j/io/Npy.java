@@ -75,7 +75,22 @@ public final class Npy {
         }
     }
 
-    public static NpyArray read(InputStream in, String name) throws IOException {
+    /** An array's dtype and shape, as read from a {@code .npy} header. */
+    public record Header(String dtype, long[] shape) {
+        public long size() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    /**
+     * Reads only the header, leaving {@code in} at the first data byte (C order, little-endian as written),
+     * so large arrays can be streamed.
+     */
+    public static Header readHeader(InputStream in, String name) throws IOException {
         byte[] magic = in.readNBytes(6);
         if (!Arrays.equals(magic, MAGIC)) {
             throw new IOException(name + " is not a .npy file (bad magic); write it with numpy.save");
@@ -99,6 +114,13 @@ public final class Npy {
         }
         String[] dims = group(SHAPE, header, name).split(",");
         long[] shape = Arrays.stream(dims).map(String::trim).filter(s -> !s.isEmpty()).mapToLong(Long::parseLong).toArray();
+        return new Header(dtype, shape);
+    }
+
+    public static NpyArray read(InputStream in, String name) throws IOException {
+        Header h = readHeader(in, name);
+        String dtype = h.dtype();
+        long[] shape = h.shape();
         int itemSize = itemSize(dtype, name);
         long n = 1;
         for (long d : shape) {

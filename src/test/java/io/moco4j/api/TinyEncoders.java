@@ -1,0 +1,60 @@
+package io.moco4j.api;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.moco4j.config.ConfigLoader;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.data.GeneratedScenes;
+import io.moco4j.data.RgbImage;
+import io.moco4j.eval.ProjectorExport;
+import io.moco4j.train.Checkpoints;
+import io.moco4j.train.Encoders;
+import io.moco4j.train.TrainingProgress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+
+/** Test fixtures: a randomly initialised tiny encoder saved as a checkpoint, and folders of generated scenes. */
+public final class TinyEncoders {
+    private TinyEncoders() {}
+
+    /** A ResNet-18 x0.125 (CIFAR stem, 32 px, 8-d linear head) with random weights, as an encoder checkpoint. */
+    public static Path checkpoint(Path dir, long seed) throws IOException {
+        MocoConfig cfg = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("model.dim=8").build();
+        Path file = dir.resolve("tiny-" + seed + ".ckpt");
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            io.moco4j.model.Encoder net = Encoders.create(cfg, m, seed);
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            net.stateDict().forEach((k, v) -> tensors.put("encoder_q." + k, v));
+            Checkpoints.write(file, cfg, Checkpoints.Kind.ENCODER, tensors, TrainingProgress.START, 0, 0, null);
+        }
+        return file;
+    }
+
+    /**
+     * Writes {@code n} generated 32 px scenes as PNGs into class sub-folders of {@code dir} (class folder of the
+     * scene's label, file {@code NNNN.png}) and returns the files in the order a folder scan lists them.
+     */
+    public static List<Path> sceneFolder(Path dir, int n, long seed) throws IOException {
+        GeneratedScenes scenes = GeneratedScenes.train(n, seed, 32);
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            RgbImage img = scenes.load(i);
+            Path cls = dir.resolve(scenes.classes().get(scenes.label(i)));
+            Files.createDirectories(cls);
+            Path f = cls.resolve(String.format("%04d.png", i));
+            ImageIO.write(ProjectorExport.toBufferedImage(img), "png", f.toFile());
+            files.add(f);
+        }
+        files.sort((a, b) -> {
+            int c = a.getParent().getFileName().toString().compareTo(b.getParent().getFileName().toString());
+            return c != 0 ? c : a.getFileName().toString().compareTo(b.getFileName().toString());
+        });
+        return files;
+    }
+}
