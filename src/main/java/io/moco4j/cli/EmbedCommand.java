@@ -3,8 +3,10 @@ package io.moco4j.cli;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
+import io.moco4j.data.ViewTransform;
 import io.moco4j.eval.Embedder;
 import io.moco4j.eval.FeatureLayer;
+import io.moco4j.eval.ProbeTransforms;
 import io.moco4j.train.TrainingData;
 import io.moco4j.util.UserException;
 import java.nio.file.Path;
@@ -40,7 +42,9 @@ final class EmbedCommand implements Callable<Integer> {
         Path dir = out.toAbsolutePath().getParent();
         try (EncoderSource.Opened enc = source.open()) {
             int size = imageSize != null ? imageSize : enc.imageSize();
-            Embedder.Result r = Embedder.run(dataset, TrainingData.evalTransform(size), enc.features(layer), layer,
+            ViewTransform eval = TrainingData.evalTransform(size);
+            System.out.println(ProbeTransforms.describe(eval));
+            Embedder.Result r = Embedder.run(dataset, eval, enc.features(layer), layer,
                     batchSize, enc.manager(), dir, file.substring(0, file.length() - 4));
             System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings to %s (index %s)%n", r.rows(), r.dim(),
                     layer.name().toLowerCase(Locale.ROOT), r.embeddings(), r.index());

@@ -3,9 +3,11 @@ package io.moco4j.cli;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
+import io.moco4j.data.ViewTransform;
 import io.moco4j.eval.FeatureLayer;
 import io.moco4j.eval.KnnEvaluation;
 import io.moco4j.eval.KnnResult;
+import io.moco4j.eval.ProbeTransforms;
 import io.moco4j.train.TrainingData;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -48,7 +50,9 @@ final class KnnCommand implements Callable<Integer> {
         ImageDataset queries = DataSources.open(val, DataSplit.TEST, false, false);
         try (EncoderSource.Opened enc = source.open()) {
             int size = imageSize != null ? imageSize : enc.imageSize();
-            KnnResult r = KnnEvaluation.run(enc.features(layer), layer, bank, queries, TrainingData.evalTransform(size),
+            ViewTransform eval = TrainingData.evalTransform(size);
+            System.out.println(ProbeTransforms.describe(eval));
+            KnnResult r = KnnEvaluation.run(enc.features(layer), layer, bank, queries, eval,
                     k, t, batchSize, 256, enc.manager(), out);
             System.out.printf(Locale.ROOT, "kNN (k %d, t %.3g) on %s features of %s: top-1 %.2f%%, top-5 %.2f%% (%d bank, %d queries)%n",
                     r.k(), t, enc.encoder() == null ? "raw-pixel" : layer.name().toLowerCase(Locale.ROOT), enc.description(),

@@ -47,6 +47,7 @@ final class LinclsCommand implements Callable<Integer> {
                 .withBatchSize(batchSize).withAugment(!fast);
         try (EncoderSource.Opened enc = source.open()) {
             int size = imageSize != null ? imageSize : enc.imageSize();
+            System.out.println(ProbeTransforms.describe(ProbeTransforms.eval(size)));
             LinearProbe.Result r = enc.encoder() != null
                     ? LinearProbe.run(enc.encoder(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
                             cfg, out, System.out)
