@@ -72,8 +72,7 @@ public final class Pretraining {
         RunDirectory dir = RunDirectory.of(request.runDir());
         Checkpoints.Loaded resumeFrom = null;
         if (request.resume()) {
-            dir.requireResumable();
-            resumeFrom = Checkpoints.load(dir.lastCheckpoint());
+            resumeFrom = ResumeCandidates.load(dir, request.out()); // last.ckpt, else the newest intact periodic one
             resumeFrom.requirePretraining();
         } else {
             dir.createNew();
