@@ -46,8 +46,9 @@ final class EmbedCommand implements Callable<Integer> {
             System.out.println(ProbeTransforms.describe(eval));
             Embedder.Result r = Embedder.run(dataset, eval, enc.features(layer), layer,
                     batchSize, enc.manager(), dir, file.substring(0, file.length() - 4));
-            System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings to %s (index %s)%n", r.rows(), r.dim(),
-                    layer.name().toLowerCase(Locale.ROOT), r.embeddings(), r.index());
+            System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings to %s (index %s)%s%n", r.rows(), r.dim(),
+                    layer.name().toLowerCase(Locale.ROOT), r.embeddings(), r.index(),
+                    r.skipped() == 0 ? "" : "; skipped " + r.skipped() + " unreadable image" + (r.skipped() == 1 ? "" : "s"));
         }
         return 0;
     }

@@ -35,6 +35,7 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
         Path data = cfg.data().path().isEmpty() ? null : Path.of(cfg.data().path());
         Path val = cfg.data().val().isEmpty() ? null : Path.of(cfg.data().val());
         int size = cfg.train().imageSize();
+        io.moco4j.data.ImageDecoder.setMaxPixels(cfg.data().maxPixels());
         List<ViewTransform> views = trainViews(cfg.train().augment(), size);
         ViewTransform eval = evalTransform(size);
         if (data == null) {
