@@ -15,9 +15,12 @@ settings=(--data builtin:32:32 --preset cpu-small --epochs 2 --workers 1 --set m
 jvm=(env OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} nice -n 10 java -Dai.djl.offline=true -cp "$cp" io.moco4j.cli.Main pretrain)
 pretrain() { "${jvm[@]}" "$@"; }
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
-t0=$(date +%s.%N)
-pretrain --out ref "${settings[@]}" > ref.out 2>&1 || { echo "reference run failed"; cat ref.out; exit 1; }
-tref=$(echo "$(date +%s.%N) - $t0" | bc); echo "reference run: $(grep -c '"type":"step"' ref/metrics.jsonl) steps in ${tref%.*} s"
+# Training time of the reference run, from its first line of training output to its exit.
+started() { grep -q "^Training\|^Resuming\|^Warning" "$1" 2>/dev/null; }
+"${jvm[@]}" --out ref "${settings[@]}" > ref.out 2>&1 & refpid=$!
+until started ref.out || ! kill -0 $refpid 2>/dev/null; do sleep 0.1; done; t0=$(date +%s.%N)
+wait $refpid || { echo "reference run failed"; cat ref.out; exit 1; }
+tref=$(echo "$(date +%s.%N) - $t0" | bc); echo "reference run: $(grep -c '"type":"step"' ref/metrics.jsonl) steps in ${tref%.*} s of training"
 ok=0; during_write=0; fellback=0; kills_total=0
 for i in $(seq "$trials"); do
   d="t$i"; kills=0; resumes=0
@@ -26,8 +29,10 @@ for i in $(seq "$trials"); do
   while :; do
     "${jvm[@]}" "${arg[@]}" > "$d.log.$kills" 2>&1 & pid=$!
     if [ $kills -lt 2 ]; then
-      delay=$(echo "scale=2; 2 + ($RANDOM % 1000) * ($tref - 2) / 1000" | bc)
-      ( sleep "$delay"; kill -KILL $pid 2>/dev/null && echo killed > "$d.killed.$kills" ) & killer=$!
+      # A random moment of the training phase (JVM start-up excluded): uniform over the reference's training time.
+      delay=$(echo "scale=2; ($RANDOM % 1000) * $tref / 1000" | bc)
+      ( until started "$d.log.$kills" || ! kill -0 $pid 2>/dev/null; do sleep 0.1; done
+        sleep "$delay"; kill -KILL $pid 2>/dev/null && echo "$delay" > "$d.killed.$kills" ) & killer=$!
     else killer=; fi
     wait $pid; rc=$?
     [ -n "$killer" ] && kill $killer 2>/dev/null; wait $killer 2>/dev/null
@@ -57,7 +62,7 @@ print("equal" if not bad and len(got) == len(ref) else "DIFFERENT at steps %s" %
 PY
 )
   [ "$rc" = 0 ] && [ "$verdict" = equal ] && ok=$((ok + 1))
-  echo "trial $i: killed $kills x, resumed $resumes x, final exit $rc, losses vs uninterrupted: $verdict"
+  echo "trial $i: killed $kills x (at $(cat "$d".killed.* 2>/dev/null | tr '\n' ' ')s into training), resumed $resumes x, final exit $rc, losses vs uninterrupted: $verdict"
 done
 echo "summary: $ok of $trials trials finished with losses equal to the uninterrupted run; $kills_total SIGKILLs,"\
   "$during_write left a checkpoint temp file (killed during a write), $fellback resumes fell back past last.ckpt"
