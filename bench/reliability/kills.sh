@@ -30,7 +30,7 @@ for i in $(seq "$trials"); do
     "${jvm[@]}" "${arg[@]}" > "$d.log.$kills" 2>&1 & pid=$!
     if [ $kills -lt 2 ]; then
       # A random moment of the training phase (JVM start-up excluded): uniform over the reference's training time.
-      delay=$(echo "scale=2; ($RANDOM % 1000) * $tref / 1000" | bc)
+      delay=$(echo "scale=2; $((RANDOM % 1000)) * $tref / 1000" | bc)
       ( until started "$d.log.$kills" || ! kill -0 $pid 2>/dev/null; do sleep 0.1; done
         sleep "$delay"; kill -KILL $pid 2>/dev/null && echo "$delay" > "$d.killed.$kills" ) & killer=$!
     else killer=; fi
