@@ -5,7 +5,8 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 runs=${1:-8}; work=${2:-/tmp/moco4j-sigterm}
-cp="$here/target/classes:$here/target/test-classes:$(cat "${CP_FILE:-/tmp/reliab-cp.txt}")"
+classes=${CLASSES:-$here/target}
+cp="$classes/classes:$classes/test-classes:$(cat "${CP_FILE:-/tmp/reliab-cp.txt}")"
 mkdir -p "$work"; cd "$work"
 RANDOM=${SEED:-13}
 crashes=0
