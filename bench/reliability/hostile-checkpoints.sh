@@ -9,4 +9,4 @@ ckpt="$1"; n=${2:-1000}; work=${3:-/tmp/moco4j-hostile-ckpt}
 rm -rf "$work"; mkdir -p "$work"
 nice -n 10 java -Xmx2g -Dai.djl.offline=true -cp "$cp" io.moco4j.bench.HostileCheckpointBench \
   "$here/src/test/resources/golden/interop/resnet18_w4_cifar_mlp.pt" "$ckpt" "$n" "$work/cases" 2>/dev/null \
-  | grep -v '^Note\|^Read\|^Model\|^Assumed\|^Wrote\|^Use'
+  | grep -a -v '^Note\|^Read\|^Model\|^Assumed\|^Wrote\|^Use'
