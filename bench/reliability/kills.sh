@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kills: pretrain runs ended by SIGKILL at random moments, then resumed (--resume, again after each kill)
 # until they finish; every step's last logged loss must equal an uninterrupted run's.
-# Usage: bench/reliability/kills.sh [TRIALS] [WORKDIR]   (CLASSES=dir with classes/ and test-classes/; SEED)
+# Usage: bench/reliability/kills.sh [TRIALS] [WORKDIR]   (CLASSES=dir with classes/ and test-classes/; SEED;
+# KILL_SCALE=k draws the kill moment from k times the reference training time, for a loaded machine)
 set -uo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 trials=${1:-30}; work=${2:-/tmp/moco4j-kills}
@@ -30,7 +31,7 @@ for i in $(seq "$trials"); do
     "${jvm[@]}" "${arg[@]}" > "$d.log.$kills" 2>&1 & pid=$!
     if [ $kills -lt 2 ]; then
       # A random moment of the training phase (JVM start-up excluded): uniform over the reference's training time.
-      delay=$(echo "scale=2; $((RANDOM % 1000)) * $tref / 1000" | bc)
+      delay=$(echo "scale=2; $((RANDOM % 1000)) * $tref * ${KILL_SCALE:-1} / 1000" | bc)
       ( until started "$d.log.$kills" || ! kill -0 $pid 2>/dev/null; do sleep 0.1; done
         sleep "$delay"; kill -KILL $pid 2>/dev/null && echo "$delay" > "$d.killed.$kills" ) & killer=$!
     else killer=; fi
