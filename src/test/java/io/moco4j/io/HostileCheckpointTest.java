@@ -79,4 +79,22 @@ class HostileCheckpointTest {
         }
         assertTrue(refused >= 9, "truncations, deep nesting and .. names at least: " + refused);
     }
+
+    @Test
+    void damagedBytesQuotedInAMessageStayOneShortLine() throws Exception {
+        // The 1,000-case bench found a bit flip that turned a pickle INT line into 10 KB of binary in the message.
+        Path f = Files.createTempFile("bad-int", ".pth");
+        try {
+            byte[] valid = Files.readAllBytes(InteropFiles.path("resnet18_w4_cifar_mlp.pt"));
+            byte[] bad = HostileCheckpoints.rewrite(valid, (name, data) -> name.endsWith("data.pkl")
+                    ? ("I" + "1\r\u0001".repeat(300) + "\n.").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1) : data);
+            Files.write(f, bad);
+            UserException e = assertThrows(UserException.class, () -> TorchCheckpointReader.load(f));
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            assertTrue(e.getMessage().contains("bad integer literal"), e.getMessage());
+            assertTrue(e.getMessage().length() < 400, e.getMessage());
+        } finally {
+            Files.deleteIfExists(f);
+        }
+    }
 }
