@@ -96,11 +96,29 @@ public final class ResumeCandidates {
 
     /** {@link #newestIntact}, printing the fallback notice to {@code out} when it had to pass over a file. */
     public static Checkpoints.Loaded load(RunDirectory dir, PrintStream out) {
+        removeStaleTemporaries(dir);
         Choice c = newestIntact(dir);
         if (c.fellBack()) {
             out.println(c.notice());
         }
         return c.checkpoint();
+    }
+
+    /**
+     * Temporary files of checkpoint writes cut short by a kill ({@code .last.ckpt.NNN.tmp}, see io.AtomicFiles):
+     * never read, so removed before resuming instead of piling up one per kill.
+     */
+    static void removeStaleTemporaries(RunDirectory dir) {
+        if (!Files.isDirectory(dir.checkpoints())) {
+            return;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir.checkpoints(), ".*.ckpt.*.tmp")) {
+            for (Path f : files) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            // harmless leftovers; resuming does not depend on removing them
+        }
     }
 
     static Choice choose(RunDirectory dir, Function<Path, Checkpoints.Loaded> reader) {

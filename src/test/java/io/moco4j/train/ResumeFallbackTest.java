@@ -65,10 +65,13 @@ class ResumeFallbackTest {
     @Test
     void damagedLastFallsBackAndResumedLossesEqualTheUninterruptedRun(@TempDir Path tmp) throws Exception {
         Path dir = copyOfStopped(tmp, b -> Arrays.copyOf(b, b.length / 2));
+        Path stale = dir.resolve("checkpoints/.last.ckpt.123.tmp"); // a write cut short by SIGKILL
+        Files.write(stale, new byte[100]);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Pretraining.Outcome o = Pretraining.run(new Pretraining.Request(dir, cfg, Device.cpu(), true, TrainingData.open(cfg),
                 StopSignal.manual(), new PrintStream(out, true), Long.MAX_VALUE));
         assertEquals(Pretraining.Status.COMPLETED, o.status());
+        assertTrue(Files.notExists(stale), "the stale temporary is removed on resume");
         String text = out.toString();
         assertTrue(text.contains("last.ckpt is damaged"), text);
         assertTrue(text.contains("resuming from epoch_0001.ckpt instead (epoch 2, step 0, global step 6), so 3 logged steps will be trained again"), text);
