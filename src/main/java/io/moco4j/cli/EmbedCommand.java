@@ -6,6 +6,7 @@ import io.moco4j.data.DataSplit;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.eval.Embedder;
 import io.moco4j.eval.FeatureLayer;
+import io.moco4j.eval.ProbeTransforms;
 import io.moco4j.eval.ProjectorExport;
 import io.moco4j.util.UserException;
 import java.nio.file.Path;
@@ -50,6 +51,7 @@ final class EmbedCommand implements Callable<Integer> {
         FeatureLayer layer = FeatureLayer.parse(features);
         ImageDataset dataset = DataSources.open(images, DataSplit.TRAIN, false, false);
         try (Encoder enc = source.open(layer, imageSize, batchSize)) {
+            System.out.println(ProbeTransforms.describe(enc.preprocessing()));
             if (f.equals("projector")) {
                 ProjectorExport.Result r = ProjectorExport.write(dataset, enc::embedAll, out);
                 System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings for TensorBoard's projector to %s (%s, %s, %s)%n",
@@ -60,8 +62,9 @@ final class EmbedCommand implements Callable<Integer> {
             Path dir = out.toAbsolutePath().getParent();
             Embedder.Result r = Embedder.run(dataset, enc.preprocessing(), enc.features(), layer,
                     batchSize, enc.manager(), dir, file.substring(0, file.length() - 4));
-            System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings to %s (index %s)%n", r.rows(), r.dim(),
-                    layer.id(), r.embeddings(), r.index());
+            System.out.printf(Locale.ROOT, "Wrote %d x %d %s embeddings to %s (index %s)%s%n", r.rows(), r.dim(),
+                    layer.id(), r.embeddings(), r.index(),
+                    r.skipped() == 0 ? "" : "; skipped " + r.skipped() + " unreadable image" + (r.skipped() == 1 ? "" : "s"));
         }
         return 0;
     }

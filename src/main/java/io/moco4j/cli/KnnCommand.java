@@ -7,6 +7,7 @@ import io.moco4j.data.ImageDataset;
 import io.moco4j.eval.FeatureLayer;
 import io.moco4j.eval.KnnEvaluation;
 import io.moco4j.eval.KnnResult;
+import io.moco4j.eval.ProbeTransforms;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -47,6 +48,7 @@ final class KnnCommand implements Callable<Integer> {
         ImageDataset bank = DataSources.open(train, DataSplit.TRAIN, false, false);
         ImageDataset queries = DataSources.open(val, DataSplit.TEST, false, false);
         try (Encoder enc = source.open(layer, imageSize, batchSize)) {
+            System.out.println(ProbeTransforms.describe(enc.preprocessing()));
             KnnResult r = KnnEvaluation.run(enc.features(), layer, bank, queries, enc.preprocessing(),
                     k, t, batchSize, 256, enc.manager(), out);
             System.out.printf(Locale.ROOT, "kNN (k %d, t %.3g) on %s features of %s: top-1 %.2f%%, top-5 %.2f%% (%d bank, %d queries)%n",

@@ -67,6 +67,7 @@ final class LinclsCommand implements Callable<Integer> {
         try (Encoder enc = source.open(FeatureLayer.BACKBONE, imageSize, batchSize != null ? batchSize : 256)) {
             LinearProbeConfig cfg = protocol(enc.config().version(), enc.config().model().arch().startsWith("vit"));
             int size = enc.imageSize();
+            System.out.println(ProbeTransforms.describe(ProbeTransforms.eval(size)));
             LinearProbe.Result r = enc.network() != null
                     ? LinearProbe.run(enc.network(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
                             cfg, out, System.out)

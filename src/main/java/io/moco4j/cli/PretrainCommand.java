@@ -4,6 +4,7 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.data.DataSources;
 import io.moco4j.train.Checkpoints;
+import io.moco4j.train.ResumeCandidates;
 import io.moco4j.train.Pretraining;
 import io.moco4j.train.RunDirectory;
 import io.moco4j.train.StopSignal;
@@ -95,9 +96,8 @@ final class PretrainCommand implements Callable<Integer> {
                 throw new UserException("--resume needs --out pointing at the run directory to continue");
             }
             runDir = out;
-            RunDirectory.of(runDir).requireResumable();
-            // Only the stored settings are needed here; Pretraining reads the tensors once.
-            Checkpoints.Loaded last = Checkpoints.loadMetadata(RunDirectory.of(runDir).lastCheckpoint());
+            // Only the stored settings are needed here; Pretraining reads the tensors once (falling back if damaged).
+            Checkpoints.Loaded last = ResumeCandidates.newestWithMetadata(RunDirectory.of(runDir)).checkpoint();
             last.requirePretraining();
             if (preset != null) {
                 requireSameVersion(ConfigLoader.defaults().preset(preset).build(), last);

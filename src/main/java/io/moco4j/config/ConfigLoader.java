@@ -109,7 +109,9 @@ public final class ConfigLoader {
         try {
             value = YAML.readTree("v: " + assignment.substring(eq + 1).trim()).get("v");
         } catch (JsonProcessingException e) {
-            throw new UserException("override '" + assignment + "' has an unreadable value; quote strings, write lists as [a, b]");
+            JsonNode def = readResource("defaults").path(parts[0]).path(parts[1]);
+            throw new UserException(path + " is '" + assignment.substring(eq + 1).trim() + "', which is not readable; it must be "
+                    + SettingRanges.accepted(path, def) + " (quote strings, write lists as [a, b])");
         }
         section.set(parts[1], value);
         return this;
@@ -123,6 +125,7 @@ public final class ConfigLoader {
     /** Converts to the typed config and validates it. */
     public MocoConfig build() {
         MocoConfig config;
+        SettingRanges.check(tree, readResource("defaults")); // types and ranges, one line naming the setting
         try {
             config = YAML.treeToValue(tree, MocoConfig.class);
         } catch (UnrecognizedPropertyException e) {

@@ -82,6 +82,8 @@ final class ConfigValidator {
                     + "; pick bn_splits that divides the batch (e.g. 8 for 256)");
         }
 
+        requireRecipe(t.augment());
+
         MocoConfig.Data d = c.data();
         positive("data.generated_train", d.generatedTrain());
         positive("data.generated_val", d.generatedVal());
@@ -158,6 +160,20 @@ final class ConfigValidator {
     private static void atLeast(String key, double value, double min) {
         if (!(value >= min)) {
             throw new UserException(key + " is " + value + "; it must be at least " + min);
+        }
+    }
+
+    /** train.augment names a built-in recipe or a recipe file, so a typo stops here and names the setting. */
+    private static void requireRecipe(String augment) {
+        boolean file;
+        try {
+            file = augment.endsWith(".yaml") || augment.endsWith(".yml") || java.nio.file.Files.isRegularFile(java.nio.file.Path.of(augment));
+        } catch (java.nio.file.InvalidPathException e) {
+            file = false;
+        }
+        if (!io.moco4j.data.augment.Recipes.BUILT_IN.contains(augment) && !file) {
+            throw new UserException("train.augment is '" + augment + "'; it must be one of "
+                    + String.join(", ", io.moco4j.data.augment.Recipes.BUILT_IN) + " or the path of a recipe .yaml file");
         }
     }
 }

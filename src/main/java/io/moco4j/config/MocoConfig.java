@@ -56,5 +56,6 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
                         int logEvery, int checkpointEvery, int knnEvery, int knnK, double knnT,
                         int knnTrainSubset, int knnValSubset) {}
 
-    public record Data(String path, String val, int generatedTrain, int generatedVal, boolean unlabeled, boolean strict) {}
+    public record Data(String path, String val, int generatedTrain, int generatedVal, boolean unlabeled, boolean strict,
+                       long maxPixels) {}
 }

@@ -40,7 +40,46 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
  */
 public final class ImageDecoder {
 
+    /**
+     * Default pixel limit: PIL's {@code Image.MAX_IMAGE_PIXELS} (89,478,485, about 256 MB as RGB), above which PIL
+     * warns of a decompression bomb (it refuses at twice that). Far above real photos; far below what exhausts a heap.
+     */
+    public static final long DEFAULT_MAX_PIXELS = 89_478_485L;
+
+    /** Files larger than this are refused before being read (a bomb need not be small, and readAllBytes is one array). */
+    static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 64;
+
+    private static volatile long maxPixels = initialMaxPixels();
+
     private ImageDecoder() {}
+
+    private static long initialMaxPixels() {
+        String v = System.getProperty("moco4j.max_pixels", System.getenv("MOCO4J_MAX_PIXELS"));
+        if (v == null || v.isBlank()) {
+            return DEFAULT_MAX_PIXELS;
+        }
+        try {
+            long n = Long.parseLong(v.trim().replace("_", ""));
+            return n > 0 ? n : DEFAULT_MAX_PIXELS;
+        } catch (NumberFormatException e) {
+            return DEFAULT_MAX_PIXELS;
+        }
+    }
+
+    /**
+     * Images whose header declares more than {@code pixels} (width x height) are refused before any pixel
+     * buffer is allocated ({@code data.max_pixels}; also {@code -Dmoco4j.max_pixels} or {@code MOCO4J_MAX_PIXELS}).
+     */
+    public static void setMaxPixels(long pixels) {
+        if (pixels < 1) {
+            throw new IllegalArgumentException("pixel limit must be positive, got " + pixels);
+        }
+        maxPixels = pixels;
+    }
+
+    public static long maxPixels() {
+        return maxPixels;
+    }
 
     static {
         // Make sure the TwelveMonkeys readers are registered even in class loaders where the service scan ran early.
@@ -50,6 +89,10 @@ public final class ImageDecoder {
 
     /** Reads and decodes {@code file}; any problem (unreadable, not an image, truncated) is an {@link IOException}. */
     public static RgbImage decode(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size > MAX_FILE_BYTES) {
+            throw new UnreadableImageException(file.toString(), "file of " + size + " bytes is too large to be an image we decode");
+        }
         byte[] bytes = Files.readAllBytes(file);
         return decode(bytes, file.toString());
     }
@@ -74,6 +117,10 @@ public final class ImageDecoder {
             upright = ExifOrientation.apply(toRgb(read(bytes, name, maxPixels)), ExifOrientation.read(bytes));
         } catch (UnreadableImageException | ImageTooLargeException e) {
             throw e;
+        } catch (OutOfMemoryError e) {
+            // Within the pixel limit but still too big for this heap (e.g. several loader threads at once).
+            throw new UnreadableImageException(name, "out of memory while decoding (" + e.getMessage()
+                    + "); lower data.max_pixels or give the JVM more heap");
         } catch (IOException | RuntimeException e) {
             // ImageIO plugins signal damaged data with all kinds of exceptions (IIOException, IndexOutOfBounds,
             // IllegalArgumentException...): they all mean "this file cannot be decoded".
@@ -192,6 +239,7 @@ public final class ImageDecoder {
                     throw new ImageTooLargeException(name, reader.getWidth(0), reader.getHeight(0), maxPixels);
                 }
             }
+            checkPixels(reader, name);
             BufferedImage image = reader.read(0);
             for (String w : warnings) {
                 String lower = w.toLowerCase(Locale.ROOT);
@@ -205,6 +253,24 @@ public final class ImageDecoder {
         } finally {
             reader.removeIIOReadWarningListener(listener);
             reader.setInput(null);
+        }
+    }
+
+    /**
+     * Reads only the header's size and refuses images above the pixel limit (decompression bombs: a few KB
+     * declaring 100,000 x 100,000 pixels) before the reader allocates the raster.
+     */
+    private static void checkPixels(ImageReader reader, String name) throws IOException {
+        long w = reader.getWidth(0);
+        long h = reader.getHeight(0);
+        if (w < 1 || h < 1) {
+            throw new UnreadableImageException(name, "declares an empty size " + w + " x " + h);
+        }
+        long limit = maxPixels;
+        if (w * h > limit) {
+            throw new UnreadableImageException(name, String.format(Locale.ROOT,
+                    "declares %d x %d = %,d pixels, above the limit of %,d (a decompression bomb?); raise data.max_pixels"
+                            + " if the image is genuine", w, h, w * h, limit));
         }
     }
 

@@ -1,6 +1,9 @@
 package io.moco4j.eval;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.moco4j.model.NoGrad;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.data.ImageDataset;
@@ -17,11 +20,14 @@ import java.util.List;
 /**
  * Exports features of every image of a data set: {@code <name>.npy} (float32, (N, D)),
  * {@code <name>.txt} (one image description per line, same order), {@code <name>.labels.npy} (int64, only
- * for labelled sets) and {@code <name>.json} (count, dimension, feature layer, classes).
+ * for labelled sets) and {@code <name>.json} (count, dimension, feature layer, classes). Images that cannot
+ * be decoded (damaged files, decompression bombs) are skipped with one warning each and counted; the index
+ * lists exactly the rows written.
  */
 public final class Embedder {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Embedder.class);
     /** What was written. */
-    public record Result(Path embeddings, Path index, Path labels, long rows, int dim, FeatureLayer layer) {}
+    public record Result(Path embeddings, Path index, Path labels, long rows, int dim, FeatureLayer layer, int skipped) {}
 
     private Embedder() {}
 
@@ -45,41 +51,68 @@ public final class Embedder {
         }
         Path npyFile = outDir.resolve(name + ".npy");
         Path indexFile = outDir.resolve(name + ".txt");
+        if (batchSize < 1) {
+            throw new UserException("batch size must be at least 1 (got " + batchSize + ")");
+        }
         EmbeddingWriter[] writer = new EmbeddingWriter[1];
         int[] dim = new int[1];
+        List<Long> labelsKept = new ArrayList<>();
+        int skipped = 0;
         try {
             Files.createDirectories(outDir);
-            FeatureBank.forEachBatch(dataset, transform, features, batchSize, manager, (from, batch) -> {
-                if (writer[0] == null) {
-                    dim[0] = Math.toIntExact(batch.getShape().get(1));
-                    writer[0] = EmbeddingWriter.open(npyFile, indexFile, n, dim[0]);
+            try (NoGrad ignored = NoGrad.enter()) {
+                for (int from = 0; from < n; from += batchSize) {
+                    int to = Math.min(n, from + batchSize);
+                    try (NDManager step = manager.newSubManager()) {
+                        ImageBatcher.Readable r = ImageBatcher.loadReadable(dataset, from, to, transform, step);
+                        for (String failure : r.failures()) {
+                            LOG.warn("skipping unreadable image {}", failure);
+                        }
+                        skipped += r.failures().size();
+                        if (r.images() == null) {
+                            continue;
+                        }
+                        NDArray f = features.apply(r.images());
+                        f.attach(step);
+                        if (f.getDataType() != DataType.FLOAT32) {
+                            f = f.toType(DataType.FLOAT32, false);
+                        }
+                        if (writer[0] == null) {
+                            dim[0] = Math.toIntExact(f.getShape().get(1));
+                            writer[0] = EmbeddingWriter.openAtMost(npyFile, indexFile, n, dim[0]);
+                        }
+                        List<String> names = new ArrayList<>();
+                        for (int i : r.indices()) {
+                            names.add(dataset.describe(i));
+                            labelsKept.add((long) dataset.label(i));
+                        }
+                        writer[0].append(f, names);
+                    }
                 }
-                List<String> names = new ArrayList<>();
-                for (int i = from; i < from + batch.getShape().get(0); i++) {
-                    names.add(dataset.describe(i));
-                }
-                writer[0].append(batch, names);
-            });
+            }
+            if (writer[0] == null) {
+                throw new UserException("none of the " + n + " images could be decoded (see the warnings above);"
+                        + " point --images at a folder of readable images (jpg/png/bmp/gif)");
+            }
             writer[0].close();
+            int rows = n - skipped;
             Path labelsFile = null;
             if (dataset.isLabeled()) {
-                long[] labels = new long[n];
-                for (int i = 0; i < n; i++) {
-                    labels[i] = dataset.label(i);
-                }
+                long[] labels = labelsKept.stream().mapToLong(Long::longValue).toArray();
                 labelsFile = outDir.resolve(name + ".labels.npy");
-                Npy.writeInt64(labelsFile, labels, n);
+                Npy.writeInt64(labelsFile, labels, rows);
             }
             ObjectMapper json = new ObjectMapper();
             ObjectNode meta = json.createObjectNode();
-            meta.put("rows", n);
+            meta.put("rows", rows);
+            meta.put("skipped_unreadable", skipped);
             meta.put("dim", dim[0]);
             meta.put("dtype", "float32");
             meta.put("layer", layer.id());
             meta.put("index", indexFile.getFileName().toString());
             meta.putPOJO("classes", dataset.classes());
             json.writerWithDefaultPrettyPrinter().writeValue(outDir.resolve(name + ".json").toFile(), meta);
-            return new Result(npyFile, indexFile, labelsFile, n, dim[0], layer);
+            return new Result(npyFile, indexFile, labelsFile, rows, dim[0], layer, skipped);
         } catch (IOException e) {
             throw abandon(writer[0], new UncheckedIOException("cannot write embeddings to " + outDir + ": " + e.getMessage(), e));
         } catch (RuntimeException e) {

@@ -33,6 +33,8 @@ public final class EmbeddingWriter implements AutoCloseable {
     private final BufferedWriter index;
     private long written;
     private boolean closed;
+    private boolean fewerAllowed;
+    private int headerLength;
 
     private EmbeddingWriter(Path npyFile, Path indexFile, long rows, int dim) throws IOException {
         this.npyFile = npyFile;
@@ -43,7 +45,19 @@ public final class EmbeddingWriter implements AutoCloseable {
         this.dim = dim;
         this.npy = new BufferedOutputStream(Files.newOutputStream(npyTemp), 1 << 20);
         this.index = Files.newBufferedWriter(indexTemp, StandardCharsets.UTF_8);
-        npy.write(Npy.header("<f4", new long[] {rows, dim}));
+        byte[] header = Npy.header("<f4", new long[] {rows, dim});
+        headerLength = header.length;
+        npy.write(header);
+    }
+
+    /**
+     * A writer for at most {@code rows} rows: when fewer are written (e.g. unreadable images skipped), the
+     * header is rewritten with the real count on close instead of the file being refused.
+     */
+    public static EmbeddingWriter openAtMost(Path npyFile, Path indexFile, long rows, int dim) {
+        EmbeddingWriter w = open(npyFile, indexFile, rows, dim);
+        w.fewerAllowed = true;
+        return w;
     }
 
     public static EmbeddingWriter open(Path npyFile, Path indexFile, long rows, int dim) {
@@ -92,6 +106,21 @@ public final class EmbeddingWriter implements AutoCloseable {
         append(batch.toFloatArray(), descriptions);
     }
 
+    /** Puts the written row count in the header, padded to the original length so the data does not move. */
+    private void rewriteRowCount() throws IOException {
+        byte[] h = Npy.header("<f4", new long[] {written, dim});
+        byte[] fixed = new byte[headerLength];
+        System.arraycopy(h, 0, fixed, 0, h.length - 1); // all but the final newline
+        java.util.Arrays.fill(fixed, h.length - 1, headerLength - 1, (byte) ' ');
+        fixed[headerLength - 1] = '\n';
+        int textLength = headerLength - 10; // magic (6) + version (2) + length field (2)
+        fixed[8] = (byte) (textLength & 0xff);
+        fixed[9] = (byte) (textLength >> 8 & 0xff);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(npyTemp, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(fixed), 0);
+        }
+    }
+
     public long rowsWritten() {
         return written;
     }
@@ -105,7 +134,9 @@ public final class EmbeddingWriter implements AutoCloseable {
         try {
             npy.close();
             index.close();
-            if (written != rows) {
+            if (written < rows && fewerAllowed) {
+                rewriteRowCount();
+            } else if (written != rows) {
                 Files.deleteIfExists(npyTemp);
                 Files.deleteIfExists(indexTemp);
                 throw new IllegalStateException("embedding file " + npyFile + " announced " + rows

@@ -41,6 +41,50 @@ final class ImageBatcher {
         return manager.create(data, new Shape(to - from, c, h, w));
     }
 
+    /** The images of a batch that decoded, as one tensor, with their data set indices and the failures. */
+    record Readable(NDArray images, int[] indices, java.util.List<String> failures) {}
+
+    /**
+     * Like {@link #load} over images {@code [from, to)} in order, but an image that cannot be decoded is left
+     * out (its one-line reason is in {@code failures}) instead of ending the batch; {@code images} is null when
+     * none decoded.
+     */
+    static Readable loadReadable(ImageDataset dataset, int from, int to, ViewTransform transform, NDManager manager) {
+        int per = 3 * transform.height() * transform.width();
+        float[][] views = new float[to - from][];
+        String[] failed = new String[to - from];
+        IntStream.range(from, to).parallel().forEach(i -> {
+            try {
+                float[] v = new float[per];
+                transform.apply(dataset.load(i), new SplittableRandom(mix(0, 0, i)), v, 0);
+                views[i - from] = v;
+            } catch (IOException e) {
+                failed[i - from] = dataset.describe(i) + ": " + String.valueOf(e.getMessage()).replace('\n', ' ');
+            }
+        });
+        java.util.List<String> failures = new java.util.ArrayList<>();
+        int kept = 0;
+        for (int i = 0; i < views.length; i++) {
+            if (views[i] != null) {
+                kept++;
+            } else {
+                failures.add(failed[i]);
+            }
+        }
+        int[] indices = new int[kept];
+        float[] data = new float[kept * per];
+        for (int i = 0, k = 0; i < views.length; i++) {
+            if (views[i] != null) {
+                indices[k] = from + i;
+                System.arraycopy(views[i], 0, data, k * per, per);
+                k++;
+            }
+        }
+        NDArray images = kept == 0 ? null
+                : manager.create(data, new Shape(kept, 3, transform.height(), transform.width()));
+        return new Readable(images, indices, failures);
+    }
+
     static int[] all(int n) {
         return IntStream.range(0, n).toArray();
     }

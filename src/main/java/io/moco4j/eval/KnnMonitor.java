@@ -63,6 +63,35 @@ public final class KnnMonitor implements EpochEvaluator {
         this.numClasses = train.classes().size();
     }
 
+    /**
+     * Decodes and transforms the first image of the bank and of the queries, so data the evaluation cannot
+     * use is reported before the first training step instead of at the first evaluation, epochs later.
+     */
+    public void checkData() {
+        if (config.every() <= 0) {
+            return;
+        }
+        LOG.info("kNN monitor: {}", ProbeTransforms.describe(transform));
+        checkFirst(bank, "training");
+        checkFirst(queries, "validation");
+    }
+
+    private void checkFirst(ImageDataset ds, String which) {
+        if (ds.size() == 0) {
+            throw new UserException("the kNN monitor's " + which + " set is empty; give --val a folder with images or turn the monitor off (train.knn_every=0)");
+        }
+        float[] out = new float[3 * transform.height() * transform.width()];
+        try {
+            transform.apply(ds.load(0), new java.util.SplittableRandom(0), out, 0);
+        } catch (java.io.IOException e) {
+            throw new UserException("the kNN monitor cannot read " + ds.describe(0) + " of its " + which + " set ("
+                    + e.getMessage() + "); fix the file or turn the monitor off (train.knn_every=0)", e);
+        } catch (RuntimeException e) {
+            throw new UserException("the kNN monitor's evaluation transform fails on " + ds.describe(0) + " of its " + which
+                    + " set (" + e.getMessage() + "); fix the data or turn the monitor off (train.knn_every=0)", e);
+        }
+    }
+
     static void requireLabels(ImageDataset ds, String which) {
         if (!ds.isLabeled()) {
             throw new UserException("the " + which + " set has no labels but kNN evaluation needs them; "

@@ -1,5 +1,6 @@
 package io.moco4j.io;
 
+import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
@@ -13,7 +14,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 /**
  * Writes a file so that readers only ever see the old or the complete new content: the data goes to a
  * temporary file in the same folder, is forced to disk, and is then renamed over the target. A crash at
- * any point leaves the previous file intact (at worst a stray temporary file).
+ * any point leaves the previous file intact (at worst a stray temporary file). A write that fails (a full
+ * disk) removes its temporary file and becomes one {@link UserException} line saying the target is intact.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
@@ -25,6 +27,19 @@ public final class AtomicFiles {
 
     public static void write(Path target, Writer writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
+        try {
+            writeAtomically(target, dir, writer);
+        } catch (UserException e) {
+            throw e;
+        } catch (IOException e) {
+            // Typically a full disk or quota: the target was never touched, so say that it is intact.
+            throw new UserException("cannot write " + target + " (" + e.getMessage() + "); "
+                    + (Files.exists(target) ? "its previous version is intact" : "nothing was written")
+                    + ". Free disk space in " + dir + " and run again (pretrain: add --resume)", e);
+        }
+    }
+
+    private static void writeAtomically(Path target, Path dir, Writer writer) throws IOException {
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         // createTempFile makes the file owner-only; outputs are ordinary files others may read.

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +38,8 @@ public final class MetricsLog implements AutoCloseable {
             out.newLine();
             out.flush();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot append to the metrics log", e);
+            throw new io.moco4j.util.UserException("cannot append to the metrics log (" + e.getMessage()
+                    + "); free disk space, then resume the run with --resume", e);
         }
     }
 

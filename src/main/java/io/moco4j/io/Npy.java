@@ -21,6 +21,10 @@ import java.util.regex.Pattern;
  * uint8 and bool; everything is exposed through {@link NpyArray}.
  */
 public final class Npy {
+    /** Real headers are a few hundred bytes; numpy itself refuses more than 10,000 by default. */
+    static final int MAX_HEADER_BYTES = 1 << 20;
+    /** One array's data must fit one Java byte array. */
+    static final long MAX_DATA_BYTES = Integer.MAX_VALUE - 8;
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
     private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
     private static final Pattern ORDER = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
@@ -86,6 +90,10 @@ public final class Npy {
         }
     }
 
+    public static NpyArray read(InputStream in, String name) throws IOException {
+        return read(in, name, MAX_DATA_BYTES);
+    }
+
     /**
      * Reads only the header, leaving {@code in} at the first data byte (C order, little-endian as written),
      * so large arrays can be streamed.
@@ -107,26 +115,44 @@ public final class Npy {
         } else {
             throw new IOException(name + ": unsupported .npy version " + major);
         }
+        if (headerLen < 0 || headerLen > MAX_HEADER_BYTES) {
+            throw new IOException(name + ": .npy header length " + headerLen + " is not plausible (damaged file)");
+        }
         String header = new String(in.readNBytes(headerLen), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
         String dtype = group(DESCR, header, name);
         if (group(ORDER, header, name).equals("True")) {
             throw new IOException(name + ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
         }
         String[] dims = group(SHAPE, header, name).split(",");
-        long[] shape = Arrays.stream(dims).map(String::trim).filter(s -> !s.isEmpty()).mapToLong(Long::parseLong).toArray();
+        long[] shape;
+        try {
+            shape = Arrays.stream(dims).map(String::trim).filter(s -> !s.isEmpty()).mapToLong(Long::parseLong).toArray();
+        } catch (NumberFormatException e) {
+            throw new IOException(name + ": malformed .npy shape " + group(SHAPE, header, name));
+        }
         return new Header(dtype, shape);
     }
 
-    public static NpyArray read(InputStream in, String name) throws IOException {
+    /** {@link #read(InputStream, String)} refusing, before allocating, arrays that declare more than {@code maxBytes}. */
+    public static NpyArray read(InputStream in, String name, long maxBytes) throws IOException {
         Header h = readHeader(in, name);
         String dtype = h.dtype();
         long[] shape = h.shape();
         int itemSize = itemSize(dtype, name);
+        // Declared sizes are checked before anything is allocated: one Java array holds at most ~2 GiB.
         long n = 1;
         for (long d : shape) {
+            if (d < 0 || (d > 0 && n > MAX_DATA_BYTES / d)) {
+                throw new IOException(name + ": .npy shape " + Arrays.toString(shape) + " is negative or larger than "
+                        + MAX_DATA_BYTES + " bytes (damaged or hostile file)");
+            }
             n *= d;
         }
-        byte[] body = in.readNBytes(Math.toIntExact(n * itemSize));
+        if (n * itemSize > Math.min(maxBytes, MAX_DATA_BYTES)) {
+            throw new IOException(name + ": .npy array declares " + n * itemSize + " bytes, more than the "
+                    + Math.min(maxBytes, MAX_DATA_BYTES) + " it can hold (damaged or hostile file)");
+        }
+        byte[] body = in.readNBytes((int) (n * itemSize));
         if (body.length != n * itemSize) {
             throw new IOException(name + " is truncated: expected " + n * itemSize + " data bytes, found " + body.length);
         }

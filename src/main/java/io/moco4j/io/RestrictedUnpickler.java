@@ -542,7 +542,17 @@ final class RestrictedUnpickler {
     }
 
     private UserException corrupt(String what) {
-        return new UserException(file + ": corrupt checkpoint pickle (" + what + "); re-download or re-save the file");
+        return new UserException(file + ": corrupt checkpoint pickle (" + printable(what) + "); re-download or re-save the file");
+    }
+
+    /** Damaged bytes quoted in a message stay one short line: control characters shown as '?', at most 120 chars. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 121));
+        for (int i = 0; i < s.length() && b.length() < 120; i++) {
+            char c = s.charAt(i);
+            b.append(c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) ? '?' : c);
+        }
+        return s.length() > 120 ? b.append("...").toString() : b.toString();
     }
 
     private UserException truncated() {

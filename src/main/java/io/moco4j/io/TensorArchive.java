@@ -30,6 +30,8 @@ import java.util.zip.ZipOutputStream;
  */
 public final class TensorArchive {
     public static final String META = "meta.json";
+    /** The metadata is a few KB (settings and counters); anything near this limit is not ours. */
+    static final int MAX_META_BYTES = 16 << 20;
 
     private TensorArchive() {}
 
@@ -114,17 +116,33 @@ public final class TensorArchive {
         String meta = null;
         Map<String, NpyArray> tensors = new LinkedHashMap<>();
         try (ZipInputStream zip = new ZipInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 20))) {
+            // We write entries STORED, so an intact file holds at least as many bytes as its tensors: more
+            // tensor data than the file size means a compressed bomb or damaged headers, refused before reading.
+            long budget = Files.size(file);
             for (ZipEntry e; (e = zip.getNextEntry()) != null; ) {
                 if (e.getName().equals(META)) {
-                    meta = new String(zip.readAllBytes(), StandardCharsets.UTF_8);
+                    byte[] m = zip.readNBytes(MAX_META_BYTES + 1);
+                    if (m.length > MAX_META_BYTES) {
+                        throw new ZipException(META + " is larger than " + MAX_META_BYTES + " bytes");
+                    }
+                    meta = new String(m, StandardCharsets.UTF_8);
                     if (metaOnly) {
                         break;
                     }
                 } else if (e.getName().endsWith(".npy")) {
                     String name = e.getName().substring(0, e.getName().length() - 4);
-                    tensors.put(name, Npy.read(zip, file + ":" + e.getName()));
+                    NpyArray a = Npy.read(zip, file + ":" + e.getName(), budget);
+                    budget -= a.data().capacity();
+                    if (budget < 0) {
+                        throw new ZipException("its tensors hold more bytes than the file itself");
+                    }
+                    tensors.put(name, a);
                 }
             }
+        } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
+            // e.g. a zip entry name that is not valid UTF-8, or sizes that do not add up
+            throw new UserException("checkpoint " + file + " is damaged or not a MoCo4J checkpoint (" + e.getMessage()
+                    + "); use another checkpoint, e.g. a periodic one in the same folder");
         } catch (NoSuchFileException e) {
             throw new UserException("checkpoint " + file + " does not exist");
         } catch (ZipException | java.io.EOFException e) {

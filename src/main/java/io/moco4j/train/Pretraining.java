@@ -40,7 +40,8 @@ public final class Pretraining {
     /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
     private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
             "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
-            "train.knn_val_subset", "data.strict", "data.path", "data.val");
+            "train.knn_val_subset", "data.strict", "data.path", "data.val",
+            "data.max_pixels");
 
     /**
      * @param maxGlobalSteps stop (with a checkpoint, as for Ctrl-C) once this many steps are done; Long.MAX_VALUE for none
@@ -102,8 +103,7 @@ public final class Pretraining {
         RunDirectory dir = RunDirectory.of(request.runDir());
         Checkpoints.Loaded resumeFrom = null;
         if (request.resume()) {
-            dir.requireResumable();
-            resumeFrom = Checkpoints.load(dir.lastCheckpoint());
+            resumeFrom = ResumeCandidates.load(dir, request.out()); // last.ckpt, else the newest intact periodic one
             resumeFrom.requirePretraining();
         } else if (writer) {
             dir.createNew();

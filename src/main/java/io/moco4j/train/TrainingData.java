@@ -37,6 +37,7 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
         Path data = cfg.data().path().isEmpty() ? null : Path.of(cfg.data().path());
         Path val = cfg.data().val().isEmpty() ? null : Path.of(cfg.data().val());
         int size = cfg.train().imageSize();
+        io.moco4j.data.ImageDecoder.setMaxPixels(cfg.data().maxPixels());
         List<ViewTransform> views = trainViews(cfg.train().augment(), size, cfg.train().cropMin());
         ViewTransform eval = evalTransform(size);
         if (data == null) {
@@ -57,7 +58,10 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
         return transforms.size() == 1 ? List.of(transforms.get(0), transforms.get(0)) : transforms;
     }
 
-    /** Resize + centre crop for large images; plain normalisation at CIFAR-like sizes. */
+    /**
+     * torchvision-style evaluation view for any image size: shorter side to the view size (CIFAR-like sizes,
+     * {@code eval32}) or to 256/224 of it ({@code eval}), then a centre crop.
+     */
     public static ViewTransform evalTransform(int size) {
         Recipe recipe = Recipes.load(size <= 64 ? "eval32" : "eval", size);
         return recipe.cpuTransforms().get(0);
@@ -88,7 +92,8 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
         }
         KnnMonitor monitor = new KnnMonitor(train, val, evalTransform,
                 KnnMonitor.Config.of(t.knnEvery(), t.knnK(), t.knnT(), t.knnTrainSubset(), t.knnValSubset()));
-        return new EpochEvaluator() {
+        monitor.checkData(); // before the first step, not at the first evaluation
+        return new SafeEvaluation(new EpochEvaluator() {
             @Override
             public boolean due(int epoch, int epochs) {
                 return monitor.due(epoch, epochs);
@@ -103,6 +108,6 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
             public void close() {
                 monitor.close();
             }
-        };
+        }, "kNN evaluation", null);
     }
 }

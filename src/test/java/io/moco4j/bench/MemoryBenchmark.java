@@ -13,21 +13,33 @@ import io.moco4j.train.KeyQueue;
 import io.moco4j.train.MocoV2;
 import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.SingleDeviceShuffler;
+import io.moco4j.train.StopSignal;
 import io.moco4j.train.TrainingData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Runs N MoCo steps of a tiny model fed by the real loader and prints, every 50 steps, the number of
- * live NDArrays under the root manager and the process RSS, to show neither grows. Not a unit test:
- * {@code java -cp ... io.moco4j.bench.MemoryBenchmark 500}.
+ * Runs N MoCo steps of a tiny model fed by the real loader and prints, every E steps (default 50), the
+ * number of live NDArrays under the root manager and the process RSS, to show neither grows. Not a unit test:
+ * {@code java -cp ... io.moco4j.bench.MemoryBenchmark 500 [E] [key=value ...]} (settings override the tiny model).
+ *
+ * <p>SIGTERM and Ctrl-C stop it between steps ({@link StopSignal}). Without that, a {@code timeout} ending the
+ * run made the JVM exit (running libtorch's static destructors) while the main thread was still inside a
+ * oneDNN primitive, which crashed with SIGSEGV in {@code dnnl_primitive_execute} (RELIABILITY.md).
  */
 public final class MemoryBenchmark {
     public static void main(String[] args) throws Exception {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 500;
-        MocoConfig cfg = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("train.batch_size=16")
-                .set("moco.queue_size=256").set("data.generated_train=320").set("train.workers=2").build();
+        int every = args.length > 1 ? Integer.parseInt(args[1]) : 50;
+        ConfigLoader settings = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("train.batch_size=16")
+                .set("moco.queue_size=256").set("data.generated_train=320").set("train.workers=2");
+        for (int i = 2; i < args.length; i++) {
+            settings.set(args[i]);
+        }
+        MocoConfig cfg = settings.build();
+        StopSignal stop = StopSignal.install();
+        long t0 = System.nanoTime();
         TrainingData data = TrainingData.open(cfg);
         try (NDManager root = NDManager.newBaseManager();
              ViewLoader loader = data.trainLoader(cfg);
@@ -36,9 +48,9 @@ public final class MemoryBenchmark {
                      KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 1), new SingleDeviceShuffler(0),
                      cfg.moco().temperature(), false)) {
             long step = 0;
-            for (int epoch = 0; step < steps; epoch++) {
+            for (int epoch = 0; step < steps && !stop.requested(); epoch++) {
                 try (NDManager epochManager = root.newSubManager(); ViewLoader.Epoch batches = loader.epoch(epoch, epochManager)) {
-                    while (batches.hasNext() && step < steps) {
+                    while (batches.hasNext() && step < steps && !stop.requested()) {
                         try (ViewBatch batch = batches.next(); NDManager sm = root.newSubManager()) {
                             NDArray v1 = batch.view(0);
                             NDArray v2 = batch.view(1);
@@ -47,14 +59,17 @@ public final class MemoryBenchmark {
                             moco.train(v1, v2, step, sgd, 0.06, cfg.moco().momentum());
                         }
                         step++;
-                        if (step % 50 == 0) {
-                            System.out.printf(Locale.ROOT, "{\"step\": %d, \"live_ndarrays\": %d, \"rss_mb\": %.1f, \"heap_used_mb\": %.1f, \"heap_committed_mb\": %.1f}%n",
-                                    step, root.getManagedArrays().size(), rssMb(),
+                        if (step % every == 0) {
+                            System.out.printf(Locale.ROOT, "{\"step\": %d, \"seconds\": %.1f, \"live_ndarrays\": %d, \"rss_mb\": %.1f, \"heap_used_mb\": %.1f, \"heap_committed_mb\": %.1f}%n",
+                                    step, (System.nanoTime() - t0) / 1e9, root.getManagedArrays().size(), rssMb(),
                                     (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / 1048576.0,
                                     Runtime.getRuntime().totalMemory() / 1048576.0);
                         }
                     }
                 }
+            }
+            if (stop.requested()) {
+                System.out.printf(Locale.ROOT, "{\"stopped\": \"%s\", \"step\": %d}%n", stop.reason(), step);
             }
         }
     }

@@ -94,7 +94,7 @@ class ConfigLoaderTest {
     void badValuesNameTheKeyAndTheFix() {
         assertMessage("unknown setting 'optim.lrr'", () -> ConfigLoader.defaults().set("optim.lrr=1").build());
         assertMessage("unknown setting 'model.depth'", () -> ConfigLoader.defaults().set("model.depth=1"));
-        assertMessage("'optim.lr' has value 'fast'", () -> ConfigLoader.defaults().set("optim.lr=fast").build());
+        assertMessage("optim.lr is 'fast'; it must be a number in (0, 1000]", () -> ConfigLoader.defaults().set("optim.lr=fast").build());
         assertMessage("model.arch is 'resnet9'; choose one of resnet18, resnet34, resnet50",
                 () -> ConfigLoader.defaults().set("model.arch=resnet9").build());
         assertMessage("moco.momentum is 1.5", () -> ConfigLoader.defaults().set("moco.momentum=1.5").build());

@@ -14,7 +14,8 @@ import java.util.List;
  *   <li>{@code v1}: MoCo v1 (InstDisc's augmentation), {@code v2}: MoCo v2 "aug+",
  *       {@code v3}: MoCo v3's asymmetric BYOL-style views, all at 224 px with ImageNet statistics;</li>
  *   <li>{@code cifar}: the official MoCo CIFAR-10 demo's training views (32 px);</li>
- *   <li>{@code eval}: resize 256 + centre crop 224; {@code eval32}: normalisation only (32 px inputs).</li>
+ *   <li>{@code eval}: resize 256 + centre crop 224; {@code eval32}: resize + centre crop to the view
+ *       size (no-ops on 32-px inputs, so the CIFAR demo's normalisation only).</li>
  * </ul>
  */
 public final class Recipes {

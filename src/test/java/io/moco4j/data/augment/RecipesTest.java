@@ -90,7 +90,7 @@ class RecipesTest {
         Normalization demo = new Normalization(new double[] {0.4914, 0.4822, 0.4465}, new double[] {0.2023, 0.1994, 0.2010});
         assertEquals(demo, r.view(0).normalization());
         assertEquals(demo, Recipes.load("eval32", null).view(0).normalization());
-        assertEquals(List.of(), Recipes.load("eval32", null).view(0).ops());
+        assertEquals(List.of(new OpSpec.Resize(32), new OpSpec.CenterCrop()), Recipes.load("eval32", null).view(0).ops());
     }
 
     @Test
