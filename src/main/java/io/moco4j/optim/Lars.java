@@ -1,13 +1,8 @@
 package io.moco4j.optim;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
-import io.moco4j.util.UserException;
-import java.util.Collections;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * LARS exactly as moco-v3's {@code moco/optimizer.py} (You et al. 2017, as used for MoCo v3 with ResNet):
@@ -29,14 +24,11 @@ import java.util.Map;
  * {@code grad is None}; a trained parameter that took no part in the backward pass has a zero gradient in DJL and
  * is stepped, as torch does after {@code zero_grad(set_to_none=False)}.
  */
-public final class Lars implements Optimizer {
+public final class Lars extends MomentumBufferOptimizer {
     private final LarsConfig config;
-    private final Map<String, NDArray> buffers = new LinkedHashMap<>();
-    private NDManager stateManager;
-    private long stepCount;
-    private boolean closed;
 
     public Lars(LarsConfig config) {
+        super("LARS");
         this.config = config;
     }
 
@@ -50,27 +42,7 @@ public final class Lars implements Optimizer {
     }
 
     @Override
-    public void step(Map<String, NDArray> params, double lr) {
-        ensureOpen();
-        if (!(lr >= 0) || Double.isInfinite(lr)) {
-            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
-        }
-        if (!params.isEmpty()) {
-            NDArray first = params.values().iterator().next();
-            ensureStateManager(first.getDevice());
-            try (NDManager stepManager = stateManager.newSubManager(first.getDevice())) {
-                for (Map.Entry<String, NDArray> e : params.entrySet()) {
-                    NDArray param = e.getValue();
-                    if (param.hasGradient()) {
-                        update(e.getKey(), param, lr, stepManager);
-                    }
-                }
-            }
-        }
-        stepCount++;
-    }
-
-    private void update(String name, NDArray param, double lr, NDManager tmp) {
+    void update(String name, NDArray param, double lr, NDManager tmp) {
         NDArray grad = param.getGradient();
         grad.attach(tmp);
         // a detached view shares the parameter's storage: in-place ops on it update the parameter without autograd
@@ -90,100 +62,14 @@ public final class Lars implements Optimizer {
             NDArray one = tmp.ones(paramNorm.getShape(), paramNorm.getDataType());
             dp = dp.mul(NDArrays.where(bothPositive, ratio, one));
         }
-        NDArray mu = buffers.get(name);
+        NDArray mu = buffer(name, param);
         if (mu == null) {
             // torch starts mu at zeros: 0 * momentum + dp is exactly dp
-            mu = dp.duplicate();
-            mu.attach(stateManager);
-            buffers.put(name, mu);
+            mu = newBuffer(name, dp);
         } else {
-            mu = onDeviceOf(name, mu, param);
             mu.muli((float) config.momentum());
             mu.addi(dp);
         }
-        NDArray delta = mu.mul((float) lr);
-        delta.attach(tmp); // the product attached to the buffer's (state) manager
-        data.subi(delta);
-    }
-
-    private NDArray onDeviceOf(String name, NDArray buf, NDArray param) {
-        if (!buf.getShape().equals(param.getShape())) {
-            throw new UserException("optimizer state for '" + name + "' has shape " + buf.getShape()
-                    + " but the parameter has shape " + param.getShape()
-                    + "; the checkpoint was saved for a different model, start without its optimizer state");
-        }
-        if (buf.getDevice().equals(param.getDevice())) {
-            return buf;
-        }
-        NDArray moved = buf.toDevice(param.getDevice(), true);
-        moved.attach(stateManager);
-        buf.close();
-        buffers.put(name, moved);
-        return moved;
-    }
-
-    /**
-     * The momentum buffers ({@code state[p]['mu']} in moco-v3) keyed by parameter name: live views owned by this
-     * optimizer; copy them to keep them past the next step or {@link #close()}.
-     */
-    @Override
-    public Map<String, NDArray> state() {
-        return Collections.unmodifiableMap(buffers);
-    }
-
-    /**
-     * Replaces the buffers with copies of {@code state} (as {@link #state()} returned it, possibly from a
-     * checkpoint); a run continued from it follows the uninterrupted trajectory exactly. Buffers on another device
-     * move to the parameters' device at the next step; shapes are checked then.
-     */
-    @Override
-    public void loadState(Map<String, NDArray> state) {
-        ensureOpen();
-        buffers.values().forEach(NDArray::close);
-        buffers.clear();
-        for (Map.Entry<String, NDArray> e : state.entrySet()) {
-            NDArray source = e.getValue();
-            ensureStateManager(source.getDevice());
-            NDArray copy = source.duplicate(); // toDevice(sameDevice, true) may alias in DJL
-            copy.attach(stateManager);
-            buffers.put(e.getKey(), copy);
-        }
-    }
-
-    @Override
-    public long stepCount() {
-        return stepCount;
-    }
-
-    @Override
-    public void setStepCount(long steps) {
-        if (steps < 0) {
-            throw new IllegalArgumentException("step count must be >= 0, got " + steps);
-        }
-        stepCount = steps;
-    }
-
-    private void ensureStateManager(Device device) {
-        if (stateManager == null) {
-            stateManager = NDManager.newBaseManager(device);
-        }
-    }
-
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("this LARS optimizer is closed");
-        }
-    }
-
-    /** Frees the momentum buffers. */
-    @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            buffers.clear();
-            if (stateManager != null) {
-                stateManager.close();
-            }
-        }
+        data.subi(inStep(mu.mul((float) lr), tmp)); // the product attached to the buffer's (state) manager
     }
 }
