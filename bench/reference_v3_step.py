@@ -44,7 +44,9 @@ def main():
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--vit", action="store_true",
                    help="MoCo_ViT + AdamW with MoCo4J's cpu-vit model (vits.py on timm 0.4.9 on PYTHONPATH): patch 4,"
-                        " D 192, depth 6, 3 heads, stop-grad-conv1; use with --dim 128 --mlp-dim 1024")
+                        " stop-grad-conv1, the size of --vit-size; use with --dim 128 --mlp-dim 1024")
+    p.add_argument("--vit-size", type=int, nargs=3, default=[192, 6, 3], metavar=("WIDTH", "DEPTH", "HEADS"),
+                   help="ViT width, depth and heads (default vit_cifar_tiny: 192 6 3)")
     a = p.parse_args()
     sys.path.insert(0, a.moco_v3)
     torch.Tensor.cuda = lambda self, *args, **kw: self
@@ -58,7 +60,8 @@ def main():
     if a.vit:
         from functools import partial
         import vits
-        base = partial(vits.VisionTransformerMoCo, img_size=a.size, patch_size=4, embed_dim=192, depth=6, num_heads=3,
+        base = partial(vits.VisionTransformerMoCo, img_size=a.size, patch_size=4, embed_dim=a.vit_size[0],
+                       depth=a.vit_size[1], num_heads=a.vit_size[2],
                        stop_grad_conv1=True)
         model = moco.builder.MoCo_ViT(base, a.dim, a.mlp_dim, a.t)
         optimizer = torch.optim.AdamW(model.parameters(), 1.5e-4 * a.batch / 256, weight_decay=0.1)
@@ -80,7 +83,7 @@ def main():
             times.append(time.perf_counter() - t0)
     s = sorted(times)
     median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
-    print(json.dumps({"impl": "moco-v3-official", "torch": torch.__version__, "arch": "vit_cpu" if a.vit else a.arch,
+    print(json.dumps({"impl": "moco-v3-official", "torch": torch.__version__, "arch": "vit_%d_%d_%d" % tuple(a.vit_size) if a.vit else a.arch,
                       "batch": a.batch,
                       "threads": torch.get_num_threads(), "img_per_s": a.batch / median,
                       "median_step_seconds": median, "step_seconds": times}))

@@ -141,8 +141,10 @@ public final class Pretraining {
     }
 
     private static String describe(MocoConfig cfg) {
-        String model = String.format(Locale.ROOT, "%s%s x%.2f, %s head", cfg.model().arch(),
-                cfg.model().cifarStem() ? " (CIFAR stem)" : "", cfg.model().width(), cfg.model().head());
+        String model = Encoders.isVit(cfg)
+                ? String.format(Locale.ROOT, "%s, %s head", Encoders.vitSpec(cfg), cfg.model().head())
+                : String.format(Locale.ROOT, "%s%s x%.2f, %s head", cfg.model().arch(),
+                        cfg.model().cifarStem() ? " (CIFAR stem)" : "", cfg.model().width(), cfg.model().head());
         if (!cfg.usesQueue()) {
             return String.format(Locale.ROOT, "MoCo v3: %s, predictor %d, m %.4g%s, T %.3g, %s, batch %d", model,
                     cfg.model().predictorHidden(), cfg.moco().momentum(), cfg.moco().momentumCosine() ? " (cosine to 1)" : "",

@@ -56,6 +56,8 @@ class VitConfigTest {
             ProjectedEncoder q = assertInstanceOf(ProjectedEncoder.class, moco.encoderQ());
             VisionTransformer vit = assertInstanceOf(VisionTransformer.class, q.backbone());
             assertEquals(4, vit.spec().patchSize());
+            assertEquals(List.of(128, 4, 4), List.of(vit.spec().width(), vit.spec().depth(), vit.spec().heads()),
+                    "cpu-vit narrows vit_cifar_tiny to D 128, 4 blocks, 4 heads (the preset's comment says why)");
             assertEquals("head.", q.headPrefix());
             Set<String> keys = q.stateDict().keySet();
             assertTrue(keys.containsAll(List.of("cls_token", "pos_embed", "patch_embed.proj.weight", "head.0.weight",
