@@ -34,6 +34,13 @@ public final class Scalars {
         }
     }
 
+    /** {@code max(x, c)} elementwise, attached to {@code x}'s manager. */
+    public static NDArray maximum(NDArray x, double c) {
+        try (NDArray s = constant(x, c)) {
+            return x.maximum(s);
+        }
+    }
+
     /** A 0-dim array of {@code x}'s dtype holding {@code c} (rounded to float first, as DJL does with a float). */
     private static NDArray constant(NDArray x, double c) {
         return x.getManager().full(new Shape(), (float) c, x.getDataType());
