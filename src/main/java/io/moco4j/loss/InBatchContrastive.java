@@ -3,6 +3,7 @@ package io.moco4j.loss;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.moco4j.util.Scalars;
 
 /**
  * The MoCo v3 loss (Chen, Xie, He 2021; {@code contrastive_loss} in facebookresearch/moco-v3
@@ -28,7 +29,7 @@ public final class InBatchContrastive {
             throw new IllegalArgumentException("q and k must be (N, D) and (M, D), got " + q.getShape() + " and " + k.getShape());
         }
         NDArray keys = InfoNce.ownedBy(InfoNce.normalize(k), q);
-        return InfoNce.normalize(q).matMul(InfoNce.ownedBy(keys.transpose(), q)).div((float) t);
+        return Scalars.div(InfoNce.normalize(q).matMul(InfoNce.ownedBy(keys.transpose(), q)), t);
     }
 
     /** {@code cross_entropy(logits(q, k, t), arange(N)) * 2t}; q and k are raw (un-normalised) outputs. */
@@ -40,7 +41,7 @@ public final class InBatchContrastive {
         NDManager manager = logits.getManager();
         NDArray diagonalIndex = manager.arange(0, (int) q.getShape().get(0), 1, DataType.INT64).reshape(-1, 1);
         NDArray positiveLogProb = logits.logSoftmax(1).gather(diagonalIndex, 1);
-        return positiveLogProb.mean().neg().mul((float) (2 * t));
+        return Scalars.mul(positiveLogProb.mean().neg(), 2 * t);
     }
 
     /** moco-v3's forward: {@code loss(q1, k2) + loss(q2, k1)} (a sum of two means). */

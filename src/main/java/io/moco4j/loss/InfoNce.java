@@ -3,6 +3,7 @@ package io.moco4j.loss;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import io.moco4j.util.Scalars;
 
 /**
  * The InfoNCE loss of MoCo v1/v2 (He et al. 2020, Eq. 1) as the official code computes it: logits
@@ -44,7 +45,7 @@ public final class InfoNce {
         }
         NDArray positive = q.mul(k).sum(new int[] {1}, true);
         NDArray negative = q.matMul(ownedBy(queue.transpose(), q));
-        return NDArrays.concat(new NDList(positive, negative), 1).div((float) t);
+        return Scalars.div(NDArrays.concat(new NDList(positive, negative), 1), t); // not DJL div(Number): see Scalars
     }
 
     /**

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
+import io.moco4j.util.Scalars;
 import java.util.Map;
 
 /**
@@ -92,7 +93,7 @@ final class TransformerBlock {
         qkv.close();
         NDList parts = split.split(3, 0);
         split.close();
-        NDArray q = parts.get(0).squeeze(0).mul((float) (1.0 / Math.sqrt(hd)));
+        NDArray q = Scalars.mul(parts.get(0).squeeze(0), 1.0 / Math.sqrt(hd)); // not DJL mul(Number): see Scalars
         NDArray k = parts.get(1).squeeze(0);
         NDArray v = parts.get(2).squeeze(0);
         parts.close();

@@ -14,6 +14,7 @@ import io.moco4j.optim.AdamW;
 import io.moco4j.optim.AdamWConfig;
 import io.moco4j.testutil.Golden;
 import io.moco4j.util.Gradients;
+import io.moco4j.util.Scalars;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -164,12 +165,12 @@ class VitMocoStepGoldenTest {
 
     /** main_moco's contrastive_loss on one process: CE(q k^T / T, arange(N)) * 2T over L2-normalised q and k. */
     private static NDArray contrastive(NDArray q, NDArray k, double t) {
-        NDArray qn = q.div(q.norm(new int[] {1}, true).maximum(1e-12f));
-        NDArray kn = k.div(k.norm(new int[] {1}, true).maximum(1e-12f));
-        NDArray logits = qn.matMul(kn.transpose()).div((float) t);
+        NDArray qn = q.div(Scalars.maximum(q.norm(new int[] {1}, true), 1e-12));
+        NDArray kn = k.div(Scalars.maximum(k.norm(new int[] {1}, true), 1e-12));
+        NDArray logits = Scalars.div(qn.matMul(kn.transpose()), t);
         long n = logits.getShape().get(0);
         NDArray picked = logits.logSoftmax(1).mul(logits.getManager().eye((int) n)).sum();
-        return picked.neg().div((float) n).mul((float) (2 * t));
+        return Scalars.mul(Scalars.div(picked.neg(), n), 2 * t);
     }
 
     private static void emaHead(Map<String, NDArray> key, Map<String, NDArray> query, double m) {

@@ -13,6 +13,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.testutil.Golden;
+import io.moco4j.util.Scalars;
 import io.moco4j.util.UserException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -158,7 +159,7 @@ class SgdTest {
             NDArray p = withGrad(m.create(new float[] {1, 2}));
             for (int i = 0; i < 2; i++) {
                 try (GradientCollector c = Engine.getInstance().newGradientCollector()) {
-                    c.backward(p.mul(3).sum());
+                    c.backward(Scalars.mul(p, 3).sum()); // not p.mul(3): see Scalars
                 }
             }
             assertArrayEquals(new float[] {6, 6}, p.getGradient().toFloatArray(), "DJL accumulates gradients");
