@@ -91,7 +91,7 @@ public final class Checkpoints {
          * for imported encoder-only files without {@code fc} tensors) and strictly loaded, in {@code manager}.
          */
         public Encoder openQueryEncoder(NDManager manager) {
-            boolean hasHead = contents.tensors().keySet().stream().anyMatch(k -> k.startsWith(Q + Encoders.RESNET_HEAD_PREFIX));
+            boolean hasHead = contents.tensors().keySet().stream().anyMatch(k -> k.startsWith(Q + Encoders.headPrefix(config)));
             Encoder encoder = hasHead ? Encoders.create(config, manager, 0) : Encoders.backbone(config, manager, 0);
             try (NDManager tmp = manager.newSubManager()) {
                 encoder.loadStateDict(queryEncoder(tmp), true);

@@ -72,7 +72,7 @@ public final class Encoders {
     }
 
     /** Where the official MoCo v3 attaches the projector: {@code base_encoder.fc} (ResNet) or {@code .head} (ViT). */
-    static String headPrefix(MocoConfig config) {
+    public static String headPrefix(MocoConfig config) {
         return isVit(config) ? VIT_HEAD_PREFIX : RESNET_HEAD_PREFIX;
     }
 

@@ -65,4 +65,23 @@ class MocoV3PretrainingTest {
             assertEquals(8, e.outputDim(), "projector output");
         }
     }
+
+    @Test
+    void aVitRunOpensForEvaluationWithItsHead(@TempDir Path tmp) throws Exception {
+        MocoConfig cfg = ConfigLoader.defaults().preset("cpu-vit").set("model.vit_width=16").set("model.vit_depth=1")
+                .set("model.vit_heads=2").set("model.head_hidden=16").set("model.dim=8").set("model.predictor_hidden=16")
+                .set("train.batch_size=8").set("train.epochs=1").set("optim.warmup_epochs=0")
+                .set("data.generated_train=16").set("data.generated_val=8").set("train.workers=2").set("train.knn_k=5")
+                .build();
+        assertEquals(Pretraining.Status.COMPLETED,
+                PretrainingTest.run(tmp, cfg, false, Long.MAX_VALUE, TrainingData.open(cfg)).status());
+        Checkpoints.Loaded last = Checkpoints.load(RunDirectory.of(tmp).lastCheckpoint());
+        assertTrue(last.contents().tensors().containsKey("encoder_q.head.0.weight"), "the ViT projector sits under head.");
+        // knn/lincls/embed open the query encoder this way: the ViT's projector (head.*) must be recognised as its
+        // head, not refused as unexpected backbone keys (it was, when only ResNet's fc.* counted as a head).
+        try (NDManager m = NDManager.newBaseManager(); Encoder e = last.openQueryEncoder(m)) {
+            assertEquals(16, e.featureDim(), "the cls token of a D-16 ViT");
+            assertEquals(8, e.outputDim(), "projector output");
+        }
+    }
 }
