@@ -25,7 +25,7 @@ SETTINGS = ["--data", "builtin:32:32", "--preset", "cpu-small", "--epochs", str(
             "--set", "train.batch_size=8", "--set", "moco.bn_splits=2", "--set", "train.knn_every=0",
             "--set", "train.log_every=1", "--set", "train.checkpoint_every=1"]
 MAX_KILLS = 2
-POLL = 0.001  # seconds; a checkpoint write (2.2 MB + fsync) lasts far longer
+POLL = 0.002  # seconds; a checkpoint write (2.2 MB + fsync) lasts far longer
 
 
 def epoch_checkpoints(run):

@@ -9,6 +9,6 @@ trials=${1:-30}; work=${2:-/tmp/moco4j-kills}
 classes=${CLASSES:-$here/target}
 cp="$classes/classes:$(cat "${CP_FILE:-/tmp/reliab-cp.txt}")"
 rm -rf "$work"
-# env and nice exec java, so the child of kills.py is the JVM itself (SIGKILL reaches it).
+# env execs java, so the child of kills.py is the JVM itself (SIGKILL reaches it); it inherits nice 10.
 exec nice -n 10 /usr/bin/python3 "$here/bench/reliability/kills.py" "$trials" "$work" "${SEED:-30}" -- \
-  env OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" nice -n 10 java -Dai.djl.offline=true -cp "$cp" io.moco4j.cli.Main pretrain
+  env OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" java -Dai.djl.offline=true -cp "$cp" io.moco4j.cli.Main pretrain
