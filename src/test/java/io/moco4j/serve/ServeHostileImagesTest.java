@@ -87,6 +87,18 @@ class ServeHostileImagesTest {
     }
 
     @Test
+    void theUploadPixelLimitIsReadFromTheHeaderBelowTheTrainingLimit() throws Exception {
+        // 7,000 x 6,000 = 42,000,000 pixels: above the upload limit, below data.max_pixels; only a header, so
+        // the 413 (not a 415 for the missing pixel data) shows the limit was applied before decoding
+        assertTrue(42_000_000L > GalleryServer.MAX_UPLOAD_PIXELS);
+        try (ServeFixture f = new ServeFixture(tmp, 6, 3)) {
+            ServeFixture.Response r = f.raw("POST", "/api/search", "127.0.0.1", Pngs.headerOnly(7_000, 6_000));
+            assertEquals(413, r.status(), r.body());
+            assertTrue(JSON.readTree(r.body()).get("error").asText().contains("pixels"), r.body());
+        }
+    }
+
+    @Test
     void uploadsOfHostileFilesAreOneLineClientErrorsAndTheServerStaysUp() throws Exception {
         try (ServeFixture f = new ServeFixture(tmp, 12, 3)) {
             List<String> problems = new ArrayList<>();
