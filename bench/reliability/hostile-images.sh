@@ -26,7 +26,7 @@ fi
 until grep -q '^Serving' "$work/serve.out" 2>/dev/null || ! kill -0 $spid 2>/dev/null; do sleep 1; done
 url=$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -1)
 echo "serve: $(grep '^Serving' "$work/serve.out" | cut -c1-60)...; $(grep -c 'skipping unreadable image' "$work/serve.err") images left out of the gallery with a warning"
-nice -n 10 /usr/bin/python3 "$here/bench/reliability/serve_uploads.py" "$url" "$work/images"
+UPLOAD_LOG="$work/uploads.tsv" nice -n 10 /usr/bin/python3 "$here/bench/reliability/serve_uploads.py" "$url" "$work/images"
 alive=$(kill -0 $spid 2>/dev/null && echo "still running" || echo "NOT RUNNING")
 kill -TERM $spid 2>/dev/null; wait $spid; src=$?
 echo "serve after the uploads: $alive; exit on SIGTERM $src; OutOfMemoryError lines: $(grep -c OutOfMemoryError "$work/serve.err"); requests that failed inside (HTTP 500): $(grep -c 'request .* failed' "$work/serve.err"); hs_err files: $(ls hs_err_pid*.log "$work"/hs_err_pid*.log 2>/dev/null | wc -l)"

@@ -55,34 +55,47 @@ def one_line_error(body):
 
 def main():
     base, folder = sys.argv[1], sys.argv[2]
+    status, listing = get(base, "/api/images")
+    images = json.loads(listing)["images"] if status == 200 else []
+    indexed = set(os.path.join(folder, im["path"]) for im in images)
     files = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs)
     uploads = [(f, open(f, "rb").read()) for f in files]
     uploads += [("thin 30000000 x 1 PNG", thin_png(30_000_000, 1)), ("thin 1 x 2000000 PNG", thin_png(1, 2_000_000))]
     statuses = collections.Counter()
     messages = collections.Counter()
+    examples = {}
     problems = []
     slowest = 0.0
+    disagree = []
+    log = open(os.environ["UPLOAD_LOG"], "w") if os.environ.get("UPLOAD_LOG") else None
     for name, body in uploads:
         t0 = time.monotonic()
         status, text = post(base, body)
         slowest = max(slowest, time.monotonic() - t0)
         statuses[status] += 1
+        if log:
+            log.write("%s\t%d\t%s\n" % (name, status, text.replace("\n", " ")[:300]))
+        if name in files and (status == 200) != (name in indexed):
+            disagree.append("%s: %s in the gallery, upload HTTP %d" % (name, "is" if name in indexed else "not", status))
         if status == 200:
             continue  # an intact image: a search result
         line = one_line_error(text)
         if not 400 <= status < 500 or line is None:
             problems.append("%s: HTTP %d %s" % (name, status, text[:200]))
         else:
-            messages[line.split(" (")[0].split(":")[0][:90]] += 1
+            kind = line.split(" (")[0].split(":")[0][:90]
+            messages[kind] += 1
+            examples.setdefault(kind, line)
     print("uploads: %d files (%d of the hostile set + 2 thin PNGs), slowest answer %.2f s" % (len(uploads), len(files), slowest))
     print("  status counts: " + ", ".join("%s %d" % (s, n) for s, n in sorted(statuses.items())))
     for m, n in messages.most_common():
-        print("  %4d x %s" % (n, m))
+        print("  %4d x %s  e.g. %s" % (n, m, examples[m]))
     print("  not a one-line 4xx error: %d" % len(problems))
     for p in problems[:10]:
         print("    " + p)
-    status, listing = get(base, "/api/images")
-    images = json.loads(listing)["images"] if status == 200 else []
+    print("  files whose upload disagrees with the folder index (accepted iff indexed): %d" % len(disagree))
+    for d in disagree[:10]:
+        print("    " + d)
     good = os.path.join(folder, images[0]["path"])
     status, text = post(base, open(good, "rb").read())
     print("good query afterwards: HTTP %d, %d neighbours" % (status, len(json.loads(text)["neighbors"]) if status == 200 else -1))
