@@ -124,7 +124,7 @@ public final class ImageDecoder {
         } catch (IOException | RuntimeException e) {
             // ImageIO plugins signal damaged data with all kinds of exceptions (IIOException, IndexOutOfBounds,
             // IllegalArgumentException...): they all mean "this file cannot be decoded".
-            throw new UnreadableImageException(name, e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+            throw new UnreadableImageException(name, describe(e), e);
         }
         return upright;
     }
@@ -209,6 +209,14 @@ public final class ImageDecoder {
         }
         preferred.addAll(others);
         return preferred; // one list per thread; read() swaps used JPEG readers for fresh ones
+    }
+
+    /** A plugin's failure as a reason; several throw a bare EOFException for a file cut short. */
+    static String describe(Exception e) {
+        if (e instanceof java.io.EOFException && e.getMessage() == null) {
+            return "the file ends before the image does (truncated)";
+        }
+        return e.getClass().getSimpleName() + ": " + (e.getMessage() == null ? "damaged data" : e.getMessage());
     }
 
     /** A new reader from the same plugin; the used one is disposed. */
