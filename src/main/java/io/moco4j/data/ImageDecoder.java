@@ -142,6 +142,7 @@ public final class ImageDecoder {
         }
         IOException firstFailure = null;
         RuntimeException firstBug = null;
+        boolean jpeg = ExifOrientation.isJpeg(bytes); // then every candidate is a JPEG reader
         for (int i = 0; i < candidates.size(); i++) {
             ImageReader reader = candidates.get(i);
             try {
@@ -153,7 +154,7 @@ public final class ImageDecoder {
             } catch (RuntimeException e) {
                 firstBug = firstBug == null ? e : firstBug;
             } finally {
-                if (reader.getFormatName().equalsIgnoreCase("jpeg")) {
+                if (jpeg) {
                     // JPEG readers keep the last stream's quantization and Huffman tables (neither reset() nor
                     // setInput clears them), so a JPEG missing its own would decode with another file's: each
                     // JPEG gets a fresh reader (cheap next to a registry look-up; DecoderStateTest)
