@@ -21,6 +21,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -251,6 +252,20 @@ public final class Encoder implements AutoCloseable {
         try {
             requireOpen();
             FeatureBank.forEachBatch(dataset, preprocessing, features, options.batchSize(), manager, consumer);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /**
+     * As {@link #embedAll}, but images that cannot be decoded or resized (damaged files, bombs) are left out:
+     * {@code consumer} gets the data set indices of the rows it receives, {@code skipped} one line per image left out.
+     */
+    public void embedReadable(ImageDataset dataset, FeatureBank.ReadableBatchConsumer consumer, Consumer<String> skipped) {
+        lifecycle.readLock().lock();
+        try {
+            requireOpen();
+            FeatureBank.forEachReadableBatch(dataset, preprocessing, features, options.batchSize(), manager, consumer, skipped);
         } finally {
             lifecycle.readLock().unlock();
         }

@@ -124,7 +124,7 @@ public final class ImageDecoder {
         } catch (IOException | RuntimeException e) {
             // ImageIO plugins signal damaged data with all kinds of exceptions (IIOException, IndexOutOfBounds,
             // IllegalArgumentException...): they all mean "this file cannot be decoded".
-            throw new UnreadableImageException(name, e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+            throw new UnreadableImageException(name, describe(e), e);
         }
         return upright;
     }
@@ -142,7 +142,9 @@ public final class ImageDecoder {
         }
         IOException firstFailure = null;
         RuntimeException firstBug = null;
-        for (ImageReader reader : candidates) {
+        boolean jpeg = ExifOrientation.isJpeg(bytes); // then every candidate is a JPEG reader
+        for (int i = 0; i < candidates.size(); i++) {
+            ImageReader reader = candidates.get(i);
             try {
                 return readWith(reader, bytes, name, maxPixels);
             } catch (UnreadableImageException | ImageTooLargeException e) {
@@ -151,6 +153,13 @@ public final class ImageDecoder {
                 firstFailure = firstFailure == null ? e : firstFailure;
             } catch (RuntimeException e) {
                 firstBug = firstBug == null ? e : firstBug;
+            } finally {
+                if (jpeg) {
+                    // JPEG readers keep the last stream's quantization and Huffman tables (neither reset() nor
+                    // setInput clears them), so a JPEG missing its own would decode with another file's: each
+                    // JPEG gets a fresh reader (cheap next to a registry look-up; DecoderStateTest)
+                    candidates.set(i, fresh(reader));
+                }
             }
         }
         if (firstFailure != null) {
@@ -179,7 +188,7 @@ public final class ImageDecoder {
             // Unknown signature: ask the registry (it may know more formats); not cached, this is the rare path.
             try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(b))) {
                 Iterator<ImageReader> it = ImageIO.getImageReaders(in);
-                return it.hasNext() ? List.of(it.next()) : List.of();
+                return it.hasNext() ? new ArrayList<>(List.of(it.next())) : List.of();
             }
         }
         return READERS.get().computeIfAbsent(format, ImageDecoder::createReaders);
@@ -200,7 +209,26 @@ public final class ImageDecoder {
             (jdk == jdkFirst ? preferred : others).add(reader);
         }
         preferred.addAll(others);
-        return List.copyOf(preferred);
+        return preferred; // one list per thread; read() swaps used JPEG readers for fresh ones
+    }
+
+    /** A plugin's failure as a reason; several throw a bare EOFException for a file cut short. */
+    static String describe(Exception e) {
+        if (e instanceof java.io.EOFException && e.getMessage() == null) {
+            return "the file ends before the image does (truncated)";
+        }
+        return e.getClass().getSimpleName() + ": " + (e.getMessage() == null ? "damaged data" : e.getMessage());
+    }
+
+    /** A new reader from the same plugin; the used one is disposed. */
+    private static ImageReader fresh(ImageReader used) {
+        try {
+            ImageReader next = used.getOriginatingProvider().createReaderInstance();
+            used.dispose();
+            return next;
+        } catch (IOException | RuntimeException e) {
+            return used; // keep the old one rather than lose the format
+        }
     }
 
     /** Number of colour components in the first start-of-frame segment of a JPEG, or -1 if none is found. */

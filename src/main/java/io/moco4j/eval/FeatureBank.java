@@ -21,6 +21,12 @@ public final class FeatureBank {
         void accept(int from, NDArray batch);
     }
 
+    /** Receives the features of the images {@code indices} (data set order) that decoded in one batch. */
+    @FunctionalInterface
+    public interface ReadableBatchConsumer {
+        void accept(int[] indices, NDArray batch);
+    }
+
     private FeatureBank() {}
 
     public static Features extract(ImageDataset dataset, ViewTransform transform, FeatureFunction features,
@@ -40,6 +46,37 @@ public final class FeatureBank {
             labels[i] = dataset.label(i);
         }
         return new Features(out[0], labels, layer);
+    }
+
+    /**
+     * As {@link #forEachBatch}, but an image that cannot be decoded or transformed (damaged, a bomb, too thin to
+     * resize) is left out and its one-line reason handed to {@code skipped}, instead of ending the run.
+     */
+    public static void forEachReadableBatch(ImageDataset dataset, ViewTransform transform, FeatureFunction features,
+                                            int batchSize, NDManager manager, ReadableBatchConsumer consumer,
+                                            java.util.function.Consumer<String> skipped) {
+        if (batchSize < 1) {
+            throw new UserException("batch size must be at least 1 (got " + batchSize + ")");
+        }
+        int n = dataset.size();
+        try (NoGrad ignored = NoGrad.enter()) {
+            for (int from = 0; from < n; from += batchSize) {
+                int to = Math.min(n, from + batchSize);
+                try (NDManager step = manager.newSubManager()) {
+                    ImageBatcher.Readable r = ImageBatcher.loadReadable(dataset, from, to, transform, step);
+                    r.failures().forEach(skipped);
+                    if (r.images() == null) {
+                        continue;
+                    }
+                    NDArray f = features.apply(r.images());
+                    f.attach(step);
+                    if (f.getDataType() != DataType.FLOAT32) {
+                        f = f.toType(DataType.FLOAT32, false);
+                    }
+                    consumer.accept(r.indices(), f);
+                }
+            }
+        }
     }
 
     /** Runs {@code features} over the whole set in order, handing each (rows, D) batch to {@code consumer}. */

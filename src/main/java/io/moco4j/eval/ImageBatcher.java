@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.moco4j.data.ImageDataset;
+import io.moco4j.data.ResizeTooLargeException;
 import io.moco4j.data.RgbImage;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.util.UserException;
@@ -36,7 +37,11 @@ final class ImageBatcher {
                 throw new UserException("cannot read image " + dataset.describe(index) + ": " + e.getMessage()
                         + "; remove or replace the file", e);
             }
-            transform.apply(image, new SplittableRandom(mix(seed, epoch, index)), data, (i - from) * per);
+            try {
+                transform.apply(image, new SplittableRandom(mix(seed, epoch, index)), data, (i - from) * per);
+            } catch (ResizeTooLargeException e) {
+                throw new UserException("cannot use image " + dataset.describe(index) + ": " + e.getMessage(), e);
+            }
         });
         return manager.create(data, new Shape(to - from, c, h, w));
     }
@@ -58,8 +63,11 @@ final class ImageBatcher {
                 float[] v = new float[per];
                 transform.apply(dataset.load(i), new SplittableRandom(mix(0, 0, i)), v, 0);
                 views[i - from] = v;
-            } catch (IOException e) {
-                failed[i - from] = dataset.describe(i) + ": " + String.valueOf(e.getMessage()).replace('\n', ' ');
+            } catch (IOException | ResizeTooLargeException e) {
+                String why = String.valueOf(e.getMessage()).replace('\n', ' ');
+                String name = dataset.describe(i);
+                // an UnreadableImageException's message already starts with the file's name
+                failed[i - from] = why.startsWith(name + ": ") ? why : name + ": " + why;
             }
         });
         java.util.List<String> failures = new java.util.ArrayList<>();

@@ -12,15 +12,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Embeddings of a folder kept on disk between runs of {@code serve}: {@code <key>.npy} (float32, one row per image
- * in gallery order) and {@code <key>.txt} (the relative paths, same order, for people and other tools). The key hashes the folder listing
+ * in gallery order) and {@code <key>.txt} (the relative paths, same order: the images that could be decoded, so
+ * a hit also knows which files were left out). The key hashes the folder listing
  * (every indexed file's relative path, size and modification time), the checkpoint's content hash, the feature
  * layer and the image size, so any change to the images or the weights makes a new entry instead of a stale hit.
  */
@@ -67,7 +70,7 @@ public final class EmbeddingCache {
     static String key(Gallery.Listing listing, String checkpointHash, Encoder encoder) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            StringBuilder head = new StringBuilder("moco4j-serve-cache 1\n").append(checkpointHash).append('\n')
+            StringBuilder head = new StringBuilder("moco4j-serve-cache 2\n").append(checkpointHash).append('\n')
                     .append(encoder.layer().id()).append('\n').append(encoder.imageSize()).append('\n');
             md.update(head.toString().getBytes(StandardCharsets.UTF_8));
             for (Gallery.Item item : listing.items()) {
@@ -92,42 +95,59 @@ public final class EmbeddingCache {
         return folder.resolve(key + ".npy");
     }
 
-    /** The cached index for {@code key}, or null when there is none (or it does not have n rows of dim). */
-    EmbeddingIndex read(String key, int n, int dim) {
+    /** A cached index and the relative paths of its rows. */
+    record Entry(EmbeddingIndex index, List<String> paths) {}
+
+    /**
+     * The cached entry for {@code key}, or null when there is none, or it does not have at most {@code listed}
+     * rows of {@code dim} with one distinct listed path per row.
+     */
+    Entry read(String key, Gallery.Listing listing, int dim) {
         Path file = npy(key);
-        if (!Files.isRegularFile(file)) {
+        Path names = folder.resolve(key + ".txt");
+        if (!Files.isRegularFile(file) || !Files.isRegularFile(names)) {
             return null;
         }
         try {
             EmbeddingIndex index = EmbeddingIndex.load(file);
-            if (index.size() == n && index.dimension() == dim) {
-                return index;
+            List<String> paths = Files.readAllLines(names, StandardCharsets.UTF_8);
+            Set<String> listed = new HashSet<>();
+            listing.items().forEach(item -> listed.add(item.path()));
+            if (!paths.isEmpty() && index.dimension() == dim && index.size() == paths.size() && index.size() <= listed.size()
+                    && listed.containsAll(paths) && new HashSet<>(paths).size() == paths.size()) {
+                return new Entry(index, paths);
             }
-            LOG.warn("ignoring the cached embeddings {}: {} x {} instead of {} x {}", file, index.size(), index.dimension(), n, dim);
-        } catch (UserException e) {
+            LOG.warn("ignoring the cached embeddings {}: {} x {} with {} paths do not match the {} listed images",
+                    file, index.size(), index.dimension(), paths.size(), listed.size());
+        } catch (UserException | IOException e) {
             LOG.warn("ignoring the unreadable cached embeddings {}: {}", file, e.getMessage());
         }
         return null;
     }
 
+    /** Receives one batch of embeddings and the relative paths of its rows. */
+    @FunctionalInterface
+    interface Sink {
+        void accept(NDArray batch, List<String> paths);
+    }
+
     /**
-     * Builds the index from the batches {@code producer} hands to its sink, writing them to the cache as they come.
-     * When the cache folder cannot be written the index is still built (a warning says the cache is off).
+     * Builds the index from the batches {@code producer} hands to its sink (at most {@code listed} rows), writing
+     * them to the cache as they come. When the cache folder cannot be written the index is still built (a warning
+     * says the cache is off).
      */
-    EmbeddingIndex write(String key, List<String> paths, int dim, Consumer<Consumer<NDArray>> producer) {
-        int n = paths.size();
+    EmbeddingIndex write(String key, int listed, int dim, Consumer<Sink> producer) {
         EmbeddingIndex.Builder builder = EmbeddingIndex.builder(dim, EmbeddingIndex.DEFAULT_CHUNK_ROWS);
         EmbeddingWriter writer = null;
         try {
             Files.createDirectories(folder);
-            writer = EmbeddingWriter.open(npy(key), folder.resolve(key + ".txt"), n, dim);
+            writer = EmbeddingWriter.openAtMost(npy(key), folder.resolve(key + ".txt"), listed, dim);
         } catch (IOException | RuntimeException e) {
             LOG.warn("cannot write the embedding cache in {} ({}); embeddings will be computed again next time", folder, e.getMessage());
         }
         EmbeddingWriter w = writer;
-        int[] row = {0};
         try {
-            producer.accept(batch -> {
+            producer.accept((batch, paths) -> {
                 int rows = Math.toIntExact(batch.getShape().get(0));
                 float[] flat = batch.toFloatArray();
                 float[] r = new float[dim];
@@ -136,9 +156,8 @@ public final class EmbeddingCache {
                     builder.add(r);
                 }
                 if (w != null) {
-                    w.append(flat, paths.subList(row[0], row[0] + rows));
+                    w.append(flat, paths);
                 }
-                row[0] += rows;
             });
             if (w != null) {
                 w.close();

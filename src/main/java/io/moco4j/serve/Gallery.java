@@ -10,7 +10,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +50,8 @@ public final class Gallery {
 
     /**
      * Lists {@code folder} and embeds it, or reads the embeddings from {@code cache} when the same files (paths,
-     * sizes, modification times) were embedded by the same checkpoint before.
+     * sizes, modification times) were embedded by the same checkpoint before. Files that cannot be decoded or
+     * resized (damaged, decompression bombs) are left out of the gallery with one warning each.
      *
      * @param checkpointHash identifies the encoder's weights (e.g. the checkpoint file's SHA-256)
      * @param progress told the number of images embedded so far and the total (for a progress bar)
@@ -56,17 +59,45 @@ public final class Gallery {
     public static Gallery open(Path folder, Encoder encoder, String checkpointHash, EmbeddingCache cache, Progress progress) {
         Listing listing = list(folder);
         String key = EmbeddingCache.key(listing, checkpointHash, encoder);
-        EmbeddingIndex index = cache.read(key, listing.items().size(), encoder.dimension());
-        if (index == null) {
-            index = cache.write(key, listing.items().stream().map(Item::path).toList(), encoder.dimension(), sink ->
-                    encoder.embedAll(listing.dataset(), (from, batch) -> {
-                        sink.accept(batch);
-                        progress.update(from + Math.toIntExact(batch.getShape().get(0)), listing.items().size());
+        int n = listing.items().size();
+        EmbeddingCache.Entry cached = cache.read(key, listing, encoder.dimension());
+        List<Item> kept = new ArrayList<>();
+        EmbeddingIndex index;
+        if (cached == null) {
+            List<String> paths = listing.items().stream().map(Item::path).toList();
+            int[] skipped = {0};
+            index = cache.write(key, n, encoder.dimension(), sink ->
+                    encoder.embedReadable(listing.dataset(), (indices, batch) -> {
+                        List<String> names = new ArrayList<>(indices.length);
+                        for (int i : indices) {
+                            kept.add(listing.items().get(i));
+                            names.add(paths.get(i));
+                        }
+                        sink.accept(batch, names);
+                        progress.update(indices[indices.length - 1] + 1, n);
+                    }, failure -> {
+                        skipped[0]++;
+                        LOG.warn("skipping unreadable image {}", failure);
                     }));
+            if (kept.isEmpty()) {
+                throw new UserException("none of the " + n + " images under " + listing.root() + " could be decoded"
+                        + " (see the warnings above); point --images at a folder of readable images (jpg/png/bmp/gif)");
+            }
+            if (skipped[0] > 0) {
+                LOG.warn("{} of {} images under {} are unreadable and left out of the gallery", skipped[0], n, listing.root());
+            }
         } else {
-            LOG.info("read the embeddings of {} images from the cache {}", listing.items().size(), cache.folder());
+            Map<String, Item> byPath = new HashMap<>();
+            listing.items().forEach(item -> byPath.put(item.path(), item));
+            cached.paths().forEach(path -> kept.add(byPath.get(path)));
+            index = cached.index();
+            LOG.info("read the embeddings of {} images from the cache {}", kept.size(), cache.folder());
         }
-        return new Gallery(listing.root(), listing.items(), listing.classes(), index);
+        List<Item> items = new ArrayList<>(kept.size());
+        for (Item item : kept) {
+            items.add(new Item(items.size(), item.path(), item.label(), item.file())); // ids are gallery rows
+        }
+        return new Gallery(listing.root(), items, listing.classes(), index);
     }
 
     /** The folder's images as they would be indexed (no embedding). */

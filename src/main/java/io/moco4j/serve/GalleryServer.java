@@ -9,6 +9,7 @@ import io.moco4j.api.Encoder;
 import io.moco4j.api.Neighbor;
 import io.moco4j.data.ImageDecoder;
 import io.moco4j.data.ImageTooLargeException;
+import io.moco4j.data.ResizeTooLargeException;
 import io.moco4j.data.RgbImage;
 import io.moco4j.util.UserException;
 import java.io.IOException;
@@ -148,6 +149,10 @@ public final class GalleryServer implements AutoCloseable {
             } catch (RuntimeException | IOException e) {
                 LOG.warn("request {} {} failed", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), e);
                 sendError(ex, 500, "internal error; see the server log");
+            } catch (OutOfMemoryError e) {
+                // one request too big for the heap (e.g. several large uploads at once); the others go on
+                LOG.warn("request {} {} ran out of memory", ex.getRequestMethod(), ex.getRequestURI().getRawPath());
+                sendError(ex, 503, "the server ran out of memory for this request; send a smaller image or try again");
             }
         } catch (IOException | RuntimeException e) {
             LOG.debug("could not answer {}: {}", ex.getRequestURI().getRawPath(), e.toString());
@@ -182,7 +187,15 @@ public final class GalleryServer implements AutoCloseable {
         } else if (path.equals("/api/search")) {
             requireMethod(method, "POST");
             int k = intParam(query, "k", defaultK, 1, MAX_K);
-            float[] e = encoder.embedDecoded(List.of(decodeUpload(ex)))[0];
+            RgbImage upload = decodeUpload(ex);
+            float[] e;
+            try {
+                e = encoder.embedDecoded(List.of(upload))[0];
+            } catch (UserException refused) {
+                // e.g. too thin to resize to the view (ResizeTooLargeException, wrapped with the image's name)
+                Throwable why = refused.getCause() instanceof ResizeTooLargeException r ? r : refused;
+                throw new HttpError(413, "the upload cannot be used: " + why.getMessage());
+            }
             ObjectNode out = JSON.createObjectNode();
             out.set("neighbors", neighbors(gallery.index().search(e, k)));
             sendJson(ex, out);
@@ -255,8 +268,20 @@ public final class GalleryServer implements AutoCloseable {
         } catch (ImageTooLargeException e) {
             throw new HttpError(413, "the image has more than " + MAX_UPLOAD_PIXELS + " pixels; send a smaller image");
         } catch (IOException e) {
-            throw new HttpError(415, "the upload is not a readable image; send a jpg, png, bmp or gif file");
+            throw new HttpError(415, "the upload is not a readable image (" + reason(e) + "); send a jpg, png, bmp or gif file");
         }
+    }
+
+    /** The decoder's reason without the source name, printable and short enough for one line. */
+    static String reason(IOException e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        if (m.startsWith("upload: ")) {
+            m = m.substring("upload: ".length());
+        }
+        m = m.replaceFirst("^[A-Za-z]*(Exception|Error): ", ""); // the decoder's class name says nothing to a user
+        StringBuilder out = new StringBuilder();
+        m.codePoints().limit(160).forEach(c -> out.appendCodePoint(c >= 0x20 && c != 0x7f ? c : ' '));
+        return out.length() < m.length() ? out + "..." : out.toString();
     }
 
     /**

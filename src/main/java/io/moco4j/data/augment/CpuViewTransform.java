@@ -1,5 +1,7 @@
 package io.moco4j.data.augment;
 
+import io.moco4j.data.ImageDecoder;
+import io.moco4j.data.ResizeTooLargeException;
 import io.moco4j.data.RgbImage;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.util.UserException;
@@ -100,6 +102,21 @@ public final class CpuViewTransform implements ViewTransform {
         }
     }
 
+    /**
+     * Refuses a resize whose output would exceed the pixel limit ({@link ImageDecoder#maxPixels()}), before
+     * its buffer is allocated: the decoder's limit bounds the input only, and a thin image grows by the ratio.
+     */
+    static void checkResizedSize(int width, int height, int shorter) {
+        long shortSide = Math.min(width, height);
+        long newLong = (long) ((double) ((long) shorter * Math.max(width, height)) / shortSide);
+        long limit = ImageDecoder.maxPixels();
+        if (newLong * shorter > limit || newLong * shorter * 3 > Integer.MAX_VALUE - 64) {
+            long w = width <= height ? shorter : newLong;
+            long h = width <= height ? newLong : shorter;
+            throw new ResizeTooLargeException(width, height, w, h, shorter, limit);
+        }
+    }
+
     private static List<Step> compile(List<OpSpec> ops, int size) {
         List<Step> out = new ArrayList<>();
         for (OpSpec op : ops) {
@@ -119,6 +136,7 @@ public final class CpuViewTransform implements ViewTransform {
         }
         if (op instanceof OpSpec.Resize r) {
             return (canvas, rng) -> {
+                checkResizedSize(canvas.width(), canvas.height(), r.shorter());
                 int[] wh = GeometryOps.shorterSideSize(canvas.width(), canvas.height(), r.shorter());
                 if (wh[0] != canvas.width() || wh[1] != canvas.height()) {
                     canvas.replace(PilResample.resize(canvas.toImage(), wh[0], wh[1]));
