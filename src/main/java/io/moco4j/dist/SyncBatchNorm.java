@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import io.moco4j.model.BatchNorm2d;
 import io.moco4j.model.BatchNormHook;
 import io.moco4j.model.NoGrad;
@@ -45,7 +46,8 @@ public final class SyncBatchNorm implements BatchNormHook {
         Shape shape = x.getShape();
         int channels = Math.toIntExact(shape.get(1));
         NDManager mgr = x.getManager();
-        boolean record = backward != null && x.hasGradient();
+        // recorded whenever a backward pass may follow (grad mode on); DJL's hasGradient() is true only for leaves
+        boolean record = backward != null && JniUtils.isGradMode();
         // the view keeps x's graph (and data) alive after the caller closes x; created with grad mode as it is
         NDArray input = record ? x.reshape(shape) : null;
         NDArray y;
@@ -81,7 +83,9 @@ public final class SyncBatchNorm implements BatchNormHook {
         float[] localMean;
         float[] localM2;
         try (NDManager tmp = x.getManager().newSubManager()) {
-            NDArray m = x.mean(axes);
+            NDArray s = x.sum(axes);
+            s.attach(tmp);
+            NDArray m = s.div((float) localCount);
             m.attach(tmp);
             NDArray centred = x.sub(m.reshape(broadcastShape(shape)));
             centred.attach(tmp);

@@ -1,5 +1,6 @@
 package io.moco4j.dist;
 
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -100,9 +101,7 @@ public final class SyncBnBackward {
                 NDArray centred2 = in(tmp, centred.sub(in(tmp, xhat.mul(meanDyXhat))));
                 dx = in(tmp, centred2.mul(in(tmp, scale.reshape(b))));
             }
-            if (x.hasGradient()) {
-                JniUtils.backward((PtNDArray) x, (PtNDArray) dx, true, false);
-            }
+            continueFrom(x, dx);
             if (cut.gamma() != null) {
                 accumulate(cut.gamma(), localSumDyXhat);
                 accumulate(cut.beta(), localSumDy);
@@ -110,6 +109,21 @@ public final class SyncBnBackward {
         }
         for (NDArray a : new NDArray[] {cut.input(), cut.output(), cut.mean(), cut.biasedVar(), cut.invstd()}) {
             a.close();
+        }
+    }
+
+    /**
+     * libtorch's backward from {@code x} seeded with {@code dx}, keeping the graph. An input outside the graph (no
+     * trained parameter before this layer) has nothing to continue to; DJL cannot tell such a tensor from a
+     * non-leaf of the graph ({@code hasGradient()} is true for leaves only), so libtorch's refusal is that signal.
+     */
+    private static void continueFrom(NDArray x, NDArray dx) {
+        try {
+            JniUtils.backward((PtNDArray) x, (PtNDArray) dx, true, false);
+        } catch (EngineException e) {
+            if (e.getMessage() == null || !e.getMessage().contains("does not require grad")) {
+                throw e;
+            }
         }
     }
 
