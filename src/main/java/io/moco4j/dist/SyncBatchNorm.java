@@ -20,8 +20,8 @@ import io.moco4j.model.NoGrad;
  * and biased variance; running statistics move by momentum 0.1 towards the global mean and unbiased variance, as
  * torch's SyncBatchNorm (which also gathers mean/invstd/count rather than reducing raw sums).
  *
- * <p>With a {@link SyncBnBackward} (the query side, trained) the output is a cut of the autograd graph: it is
- * computed without gradient and handed on as a fresh leaf, and the layer is recorded so that the backward pass
+ * <p>With a {@link SyncBnBackward} (the query side, trained) the layer is a cut of the autograd graph: x_hat is
+ * computed without gradient and continues as a fresh leaf (the affine part stays in the graph), and the layer is recorded so that the backward pass
  * can compute the exact SyncBN input gradient, which needs sums over every rank's output gradients (see
  * {@link SyncBnBackward}). Without one (the momentum encoder, which runs under no-grad but in training mode and,
  * in the official code, with SyncBN too) it only normalises.
@@ -50,29 +50,40 @@ public final class SyncBatchNorm implements BatchNormHook {
         boolean record = backward != null && JniUtils.isGradMode();
         // the view keeps x's graph (and data) alive after the caller closes x; created with grad mode as it is
         NDArray input = record ? x.reshape(shape) : null;
-        NDArray y;
         Stats stats;
         NDArray mean;
         NDArray var;
+        NDArray normalized; // x_hat when recording, else the output
         try (NoGrad ignored = NoGrad.enter()) {
             stats = globalStats(x, channels);
             mean = mgr.create(stats.mean());
             var = mgr.create(stats.biasedVar());
-            y = normalized(x, mean, var, gamma, beta);
+            normalized = record ? normalized(x, mean, var, null, null) : normalized(x, mean, var, gamma, beta);
             updateRunning(runningMean, stats.mean(), mgr);
             updateRunning(runningVar, stats.unbiasedVar(), mgr);
         }
         if (!record) {
-            return y;
+            return normalized;
         }
-        y.setRequiresGradient(true); // computed without gradient, so a leaf: the cut
+        // The cut is x_hat, a leaf (computed without gradient); the affine part stays in the autograd graph, so
+        // gamma and beta get their (local) gradients from libtorch, and the caller gets a fresh non-leaf. Not a
+        // view of the leaf: libtorch may store an incoming gradient view as a leaf's .grad without copying, and two
+        // such leaves summed in a residual block (main path + downsample) would then share gradient memory that a
+        // later backward call accumulates into twice.
+        NDArray xhat = normalized;
+        xhat.setRequiresGradient(true);
         float[] invstd = new float[channels];
         for (int c = 0; c < channels; c++) {
             invstd[c] = (float) (1 / Math.sqrt((double) stats.biasedVar()[c] + BatchNorm2d.EPS));
         }
-        backward.record(new SyncBnBackward.Cut(input, mean, var, mgr.create(invstd), gamma, beta, stats.count(), y));
-        // the caller gets a view (a non-leaf it may close); the recorded handle of y reads y's gradient later
-        return y.reshape(shape);
+        backward.record(new SyncBnBackward.Cut(input, mgr.create(invstd), stats.count(), xhat));
+        if (gamma == null) {
+            return xhat.mul(1f);
+        }
+        Shape b = broadcastShape(shape);
+        try (NDArray g = gamma.reshape(b); NDArray be = beta.reshape(b); NDArray scaled = xhat.mul(g)) {
+            return scaled.add(be);
+        }
     }
 
     /** Count, mean and biased/unbiased variance per channel over every rank's samples. */

@@ -13,24 +13,24 @@ import java.util.List;
 /**
  * The exact backward pass through SyncBN layers ({@link SyncBatchNorm}) on several ranks.
  *
- * <p>Why it is needed: with y = gamma x_hat + beta, x_hat = (x - mu_g) / sigma_g over the global batch of N_g
- * samples, the input gradient is
+ * <p>Why it is needed: with x_hat = (x - mu_g) / sigma_g over the global batch of N_g samples (then
+ * y = gamma x_hat + beta), the input gradient is, with g = d loss / d x_hat (= gamma dy),
  * <pre>
- *   dx = gamma / sigma_g * (dy - sum(dy) / N_g - x_hat * sum(dy x_hat) / N_g)
+ *   dx = 1 / sigma_g * (g - sum(g) / N_g - x_hat * sum(g x_hat) / N_g)
  * </pre>
  * where both sums run over every rank's samples: a rank's outputs depend on the other ranks' inputs through
  * mu_g and sigma_g. Treating the other ranks' statistics as constants (detaching them) drops those cross-rank
  * terms and gives wrong gradients. torch's SyncBatchNorm all-reduces the two sums inside its autograd function;
  * DJL has no custom autograd functions or hooks, so the graph is cut instead.
  *
- * <p>How: each SyncBN output is computed without gradient and continued as a fresh leaf y' (a {@link Cut}). After
- * the forward pass, {@link #backward} back-propagates the loss (stopping at the cuts' leaves), then visits the cuts
- * in reverse creation order. When a cut is visited its y'.grad is complete: every path from y' to the loss runs
- * straight to the loss or through a later cut, all already visited. The cut all-reduces [sum(dy), sum(dy x_hat)]
- * per channel (one call), computes dx as above, and continues libtorch's backward from its input x with dx as the
- * seed. The graph is kept ({@code keepGraph}) because residual paths are reachable from several cuts; it is freed
- * with the step's arrays. gamma and beta receive their local gradients sum(dy x_hat) and sum(dy) through a seeded
- * backward of a view of each, so that they are averaged over ranks with every other gradient, as DDP does.
+ * <p>How: each SyncBN layer's x_hat is computed without gradient and continued as a fresh leaf (a {@link Cut});
+ * gamma x_hat + beta stays in the graph. After the forward pass, {@link #backward} back-propagates the loss
+ * (stopping at the cuts' leaves; gamma and beta get their local gradients sum(dy x_hat), sum(dy) on the way, to be
+ * averaged over ranks with every other gradient, as DDP does), then visits the cuts in reverse creation order.
+ * When a cut is visited its x_hat.grad is complete: every path from x_hat to the loss runs straight to the loss or
+ * through a later cut, all already visited. The cut all-reduces [sum(g), sum(g x_hat)] per channel (one call),
+ * computes dx as above, and continues libtorch's backward from its input x with dx as the seed. The graph is kept
+ * ({@code keepGraph}) because residual paths are reachable from several cuts; it is freed with the step's arrays.
  *
  * <p>Every rank records the same layers in the same order, so the all-reduces match across ranks.
  */
@@ -43,11 +43,10 @@ public final class SyncBnBackward {
     }
 
     /**
-     * One recorded SyncBN layer: its input (a view keeping the graph), the global statistics it normalised with,
-     * the affine parameters (null when not affine), the global sample count per channel and the output leaf.
+     * One recorded SyncBN layer: its input (a view keeping the graph), 1 / sigma_g per channel, the global sample
+     * count per channel, and the normalised input x_hat, the leaf where the graph was cut.
      */
-    record Cut(NDArray input, NDArray mean, NDArray biasedVar, NDArray invstd, NDArray gamma, NDArray beta,
-               long count, NDArray output) {}
+    record Cut(NDArray input, NDArray invstd, long count, NDArray xhat) {}
 
     void record(Cut cut) {
         cuts.add(cut);
@@ -85,29 +84,19 @@ public final class SyncBnBackward {
         // the cut's full-size temporaries are freed as soon as it is done, not with the step
         try (NDManager tmp = x.getManager().newSubManager()) {
             NDArray dx;
-            NDArray localSumDy;
-            NDArray localSumDyXhat;
             try (NoGrad ignored = NoGrad.enter()) {
-                NDArray dy = in(tmp, cut.output().getGradient()); // complete: every later cut has been visited
-                NDArray xhat = in(tmp, SyncBatchNorm.normalized(x, cut.mean(), cut.biasedVar(), null, null));
-                localSumDy = in(tmp, dy.sum(axes));
-                localSumDyXhat = in(tmp, in(tmp, dy.mul(xhat)).sum(axes));
-                NDArray sums = in(tmp, localSumDy.concat(localSumDyXhat)); // a copy: the local sums stay
+                NDArray xhat = cut.xhat();
+                NDArray g = in(tmp, xhat.getGradient()); // d loss / d x_hat, complete: later cuts are done
+                NDArray sums = in(tmp, in(tmp, g.sum(axes)).concat(in(tmp, in(tmp, g.mul(xhat)).sum(axes))));
                 collectives.allReduceSum(sums);
-                NDArray meanDy = in(tmp, in(tmp, sums.get("0:" + channels)).div(cut.count()).reshape(b));
-                NDArray meanDyXhat = in(tmp, in(tmp, sums.get(channels + ":")).div(cut.count()).reshape(b));
-                NDArray scale = cut.gamma() == null ? cut.invstd() : in(tmp, cut.gamma().mul(cut.invstd()));
-                NDArray centred = in(tmp, dy.sub(meanDy));
-                NDArray centred2 = in(tmp, centred.sub(in(tmp, xhat.mul(meanDyXhat))));
-                dx = in(tmp, centred2.mul(in(tmp, scale.reshape(b))));
+                NDArray meanG = in(tmp, in(tmp, in(tmp, sums.get("0:" + channels)).div(cut.count())).reshape(b));
+                NDArray meanGXhat = in(tmp, in(tmp, in(tmp, sums.get(channels + ":")).div(cut.count())).reshape(b));
+                NDArray centred = in(tmp, in(tmp, g.sub(meanG)).sub(in(tmp, xhat.mul(meanGXhat))));
+                dx = in(tmp, centred.mul(in(tmp, cut.invstd().reshape(b))));
             }
             continueFrom(x, dx);
-            if (cut.gamma() != null) {
-                accumulate(cut.gamma(), localSumDyXhat);
-                accumulate(cut.beta(), localSumDy);
-            }
         }
-        for (NDArray a : new NDArray[] {cut.input(), cut.output(), cut.mean(), cut.biasedVar(), cut.invstd()}) {
+        for (NDArray a : new NDArray[] {cut.input(), cut.invstd(), cut.xhat()}) {
             a.close();
         }
     }
@@ -130,15 +119,5 @@ public final class SyncBnBackward {
     private static NDArray in(NDManager tmp, NDArray a) {
         a.attach(tmp);
         return a;
-    }
-
-    /** Adds {@code gradient} to {@code param}'s gradient, through libtorch's own accumulation (a seeded backward). */
-    private static void accumulate(NDArray param, NDArray gradient) {
-        if (!param.hasGradient()) {
-            return; // frozen
-        }
-        try (NDArray view = param.reshape(param.getShape())) {
-            JniUtils.backward((PtNDArray) view, (PtNDArray) gradient, false, false);
-        }
     }
 }

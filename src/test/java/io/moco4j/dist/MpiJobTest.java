@@ -86,6 +86,17 @@ class MpiJobTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"resnet", "vit"})
+    void v3StepsOnTwoRanksWithSyncBnEqualTheSingleProcessSteps(String backbone) throws Exception {
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v3step", backbone);
+        assertEquals(0, job.exit(), job.output());
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok v3-" + backbone + "-steps-equal-single-process rank " + rank + "\n"),
+                    job.output());
+        }
+    }
+
     @Test
     void aRunStoppedAndResumedOnTwoRanksEndsAsTheStraightRun(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Job job = run(400, List.of("-Dai.djl.pytorch.num_threads=1"), "resume", dir.toString());

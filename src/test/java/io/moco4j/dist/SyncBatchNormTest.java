@@ -63,6 +63,7 @@ class SyncBatchNormTest {
         final Map<String, NDArray> params = new LinkedHashMap<>();
         final BatchNorm2d bn1;
         final BatchNorm2d bn2;
+        final BatchNorm2d bnS;
         final BatchNorm1d bn3;
         NDArray z1;
 
@@ -78,19 +79,26 @@ class SyncBatchNormTest {
             params.put("bn1.bias", m.create(in.b1()));
             params.put("bn2.weight", m.create(in.g2()));
             params.put("bn2.bias", m.create(in.b2()));
+            params.put("bnS.weight", m.create(in.b2()).add(0.5f));
+            params.put("bnS.bias", m.create(in.g2()).sub(1f));
             params.values().forEach(p -> p.setRequiresGradient(true));
             bn1 = new BatchNorm2d(params.get("bn1.weight"), params.get("bn1.bias"), m.zeros(new Shape(C)),
                     m.ones(new Shape(C)), m.create(0L));
             bn2 = new BatchNorm2d(params.get("bn2.weight"), params.get("bn2.bias"), m.zeros(new Shape(C)),
                     m.ones(new Shape(C)), m.create(0L));
+            bnS = new BatchNorm2d(params.get("bnS.weight"), params.get("bnS.bias"), m.zeros(new Shape(C)),
+                    m.ones(new Shape(C)), m.create(0L));
             bn3 = new BatchNorm1d(null, null, m.zeros(new Shape(C)), m.ones(new Shape(C)), m.create(0L));
         }
 
-        /** sum(out * r1) + sum(bn3(mean_hw(out)) * r2), out = bn2(relu(bn1(x a)) b) + relu(bn1(x a)). */
+        /**
+         * sum(out * r1) + sum(bn3(mean_hw(out)) * r2), out = bn2(r b) + r + bnS(x), r = relu(bn1(x a)): two BN outputs
+         * summed (a main path and a downsample shortcut) and reaching the loss both directly and through bn3.
+         */
         NDArray loss() {
             z1 = bn1.forward(x.mul(params.get("a")), true, 1);
             NDArray r = z1.getNDArrayInternal().relu();
-            NDArray out = bn2.forward(r.mul(params.get("b")), true, 1).add(r);
+            NDArray out = bn2.forward(r.mul(params.get("b")), true, 1).add(bnS.forward(x, true, 1)).add(r);
             NDArray z3 = bn3.forward(out.sum(new int[] {2, 3}).div(H * H), true);
             return out.mul(r1).sum().add(z3.mul(r2).sum());
         }
@@ -147,7 +155,7 @@ class SyncBatchNormTest {
                             loss = g.loss();
                         }
                         if (cuts) {
-                            assertEquals(3, backward.recorded(), "SyncBN layers recorded");
+                            assertEquals(4, backward.recorded(), "SyncBN layers recorded");
                             backward.backward(loss);
                         } else {
                             JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
@@ -195,7 +203,8 @@ class SyncBatchNormTest {
         return diff / max;
     }
 
-    static final String[] KEYS = {"x", "a", "b", "bn1.weight", "bn1.bias", "bn2.weight", "bn2.bias", "z1",
+    static final String[] KEYS = {"x", "a", "b", "bn1.weight", "bn1.bias", "bn2.weight", "bn2.bias", "bnS.weight",
+        "bnS.bias", "z1",
         "bn1.running_mean", "bn1.running_var", "bn2.running_var", "bn3.running_mean", "bn3.running_var"};
 
     @Test
