@@ -35,7 +35,9 @@ class MocoV3MirroredStepTest {
             MocoV3 dist = (MocoV3) distMethod;
             MocoV3 single = (MocoV3) singleMethod;
             dist.distribute(new MirroredRanks());
-            for (int s = 0; s < V3StepCheck.STEPS; s++) {
+            Map<String, float[]> q0 = V3StepCheck.snapshot(single.encoderQ().stateDict());
+            Map<String, float[]> p0 = V3StepCheck.snapshot(single.predictor().stateDict());
+            for (int s = 0; s < V3StepCheck.steps(backbone); s++) {
                 MomentumContrast.StepResult d;
                 MomentumContrast.StepResult o;
                 try (NDManager step = root.newSubManager()) {
@@ -45,29 +47,15 @@ class MocoV3MirroredStepTest {
                     d = dist.train(x1, x2, s, optDist, V3StepCheck.LR, V3StepCheck.M);
                     o = single.train(x1.concat(x1), x2.concat(x2), s, optSingle, V3StepCheck.LR, V3StepCheck.M);
                 }
-                assertEquals(o.loss(), d.loss(), 1e-5 * Math.abs(o.loss()), "step " + s + " loss");
+                assertEquals(o.loss(), d.loss(), V3StepCheck.LOSS_TOL * Math.abs(o.loss()), "step " + s + " loss");
             }
-            float wq = worst(dist.encoderQ().stateDict(), single.encoderQ().stateDict());
-            float wp = worst(dist.predictor().stateDict(), single.predictor().stateDict());
-            float wk = worst(dist.encoderK().stateDict(), single.encoderK().stateDict());
-            float wo = worst(optDist.state(), optSingle.state());
-            System.out.printf(Locale.ROOT, "v3 %s mirrored: query %.3g, predictor %.3g, momentum %.3g, optimizer %.3g%n",
-                    backbone, wq, wp, wk, wo);
-            assertTrue(wq <= 2e-5 && wp <= 2e-5 && wk <= 2e-5 && wo <= 2e-5, "worst " + wq + " " + wp + " " + wk + " " + wo);
+            // MpiRankMain.expect inside compare throws AssertionError: a test failure
+            float wq = V3StepCheck.compare("query encoder", dist.encoderQ().stateDict(), single.encoderQ().stateDict(), q0);
+            float wp = V3StepCheck.compare("predictor", dist.predictor().stateDict(), single.predictor().stateDict(), p0);
+            float wk = V3StepCheck.compare("momentum encoder", dist.encoderK().stateDict(), single.encoderK().stateDict(), q0);
+            float wo = V3StepCheck.compare("optimizer state", optDist.state(), optSingle.state(), null);
+            System.out.printf(Locale.ROOT, "v3 %s mirrored: weights relative to their change: query %.3g, predictor %.3g,"
+                    + " momentum %.3g, optimizer %.3g%n", backbone, wq, wp, wk, wo);
         }
-    }
-
-    static float worst(Map<String, NDArray> got, Map<String, NDArray> want) {
-        assertEquals(want.keySet(), got.keySet());
-        float worst = 0;
-        for (Map.Entry<String, NDArray> e : want.entrySet()) {
-            NDArray g = got.get(e.getKey()).toType(DataType.FLOAT32, false);
-            float diff = g.sub(e.getValue().toType(DataType.FLOAT32, false)).abs().max().getFloat();
-            if (diff > 2e-5) {
-                System.out.println("  " + e.getKey() + " " + diff);
-            }
-            worst = Math.max(worst, diff);
-        }
-        return worst;
     }
 }
