@@ -90,6 +90,9 @@ final class V3StepCheck {
                     d = dist.train(v[0].get(mine), v[1].get(mine), s, optDist, LR, M);
                     o = single.train(v[0], v[1], s, optSingle, LR, M);
                 }
+                // after every step, so that a failure names the first tensor and step that disagree
+                compare("step " + s + " query encoder", dist.encoderQ().stateDict(), single.encoderQ().stateDict(), q0);
+                compare("step " + s + " predictor", dist.predictor().stateDict(), single.predictor().stateDict(), p0);
                 double rel = Math.abs(d.loss() - o.loss()) / Math.abs(o.loss());
                 worstLoss = Math.max(worstLoss, rel);
                 MpiRankMain.expect(rel < LOSS_TOL, "step " + s + ": loss " + d.loss() + " (mean of ranks) vs one process "
