@@ -121,6 +121,24 @@ public final class MocoV3 extends MomentumContrast {
         return new StepResult(lossValue, acc[0], acc[1]);
     }
 
+    /** System property that lets MoCo v3 run on several ranks (experimental: see {@link #distribute}). */
+    public static final String EXPERIMENTAL_RANKS = "moco4j.experimental.v3_ranks";
+
+    /**
+     * Several ranks switch the step to {@link #distributedStep}. Experimental, so refused unless the system property
+     * {@value #EXPERIMENTAL_RANKS} is true: the 2-rank equivalence check (MpiJobTest) passes with a large young
+     * generation but failed in 3 of 4 runs with -Xmx1g and default GC settings (wrong weights after step 0 or 1, once
+     * a NaN), which points at native memory freed by the garbage collector while still in use; not yet found.
+     */
+    @Override
+    public void distribute(io.moco4j.dist.Collectives ranks) {
+        if (ranks.size() > 1 && !Boolean.getBoolean(EXPERIMENTAL_RANKS)) {
+            throw new io.moco4j.util.UserException("MoCo v3 on several processes is experimental and not yet reliable "
+                    + "(see MocoV3.distribute); train it in one process, or pass -D" + EXPERIMENTAL_RANKS + "=true to try");
+        }
+        super.distribute(ranks);
+    }
+
     @Override
     public LinkedHashMap<String, NDArray> trainableParameters() {
         LinkedHashMap<String, NDArray> p = super.trainableParameters();

@@ -13,6 +13,7 @@ import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.Optimizers;
 import java.util.Locale;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -23,6 +24,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * data on real ranks; this one runs in seconds.
  */
 class MocoV3MirroredStepTest {
+    @BeforeAll
+    static void allowV3OnSeveralRanks() {
+        System.setProperty(io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS, "true");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"resnet", "vit"})
     void aStepOnMirroredRanksEqualsTheSingleProcessStepOnTheDoubledBatch(String backbone) {

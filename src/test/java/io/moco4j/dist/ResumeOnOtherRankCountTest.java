@@ -15,6 +15,7 @@ import io.moco4j.train.TrainingProgress;
 import io.moco4j.util.UserException;
 import java.nio.file.Path;
 import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,11 @@ import org.junit.jupiter.api.io.TempDir;
  * BN, Shuffle BN) with the fix, unless train.allow_rank_change, and continues MoCo v3 (SyncBN) with a note.
  */
 class ResumeOnOtherRankCountTest {
+    @BeforeAll
+    static void allowV3OnSeveralRanks() {
+        System.setProperty(io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS, "true");
+    }
+
     @TempDir
     Path dir;
 
