@@ -78,7 +78,10 @@ public final class SyncBatchNorm implements BatchNormHook {
         }
         backward.record(new SyncBnBackward.Cut(input, mgr.create(invstd), stats.count(), xhat));
         if (gamma == null) {
-            return xhat.mul(1f);
+            // times ones made by libtorch, not a Java scalar: autograd keeps the other operand of a product, and
+            // DJL's scalar operands live in Java direct buffers that the garbage collector may free
+            NDArray ones = mgr.ones(broadcastShape(shape), xhat.getDataType());
+            return xhat.mul(ones);
         }
         Shape b = broadcastShape(shape);
         try (NDArray g = gamma.reshape(b); NDArray be = beta.reshape(b); NDArray scaled = xhat.mul(g)) {
