@@ -37,9 +37,23 @@ public final class InBatchContrastive {
         if (q.getShape().get(0) != k.getShape().get(0)) {
             throw new IllegalArgumentException("q and k need the same batch size, got " + q.getShape() + " and " + k.getShape());
         }
+        return loss(q, k, t, 0);
+    }
+
+    /**
+     * moco-v3's {@code contrastive_loss} on one of several ranks: {@code k} holds the keys of every rank (all-gathered,
+     * M = ranks x N rows) and this rank's N positives start at row {@code labelOffset} (rank x N), so the labels are
+     * {@code arange(N) + labelOffset}. With offset 0 and M = N this is {@link #loss(NDArray, NDArray, double)}.
+     */
+    public static NDArray loss(NDArray q, NDArray k, double t, long labelOffset) {
+        long n = q.getShape().get(0);
+        if (labelOffset < 0 || labelOffset + n > k.getShape().get(0)) {
+            throw new IllegalArgumentException("positives at rows " + labelOffset + ".." + (labelOffset + n)
+                    + " do not fit " + k.getShape().get(0) + " keys");
+        }
         NDArray logits = logits(q, k, t);
         NDManager manager = logits.getManager();
-        NDArray diagonalIndex = manager.arange(0, (int) q.getShape().get(0), 1, DataType.INT64).reshape(-1, 1);
+        NDArray diagonalIndex = manager.arange(Math.toIntExact(labelOffset), Math.toIntExact(labelOffset + n), 1, DataType.INT64).reshape(-1, 1);
         NDArray positiveLogProb = logits.logSoftmax(1).gather(diagonalIndex, 1);
         return Scalars.mul(positiveLogProb.mean().neg(), 2 * t);
     }
@@ -54,9 +68,14 @@ public final class InBatchContrastive {
      * ties are resolved in favour of the positive, as in {@link InfoNce#accuracy}.
      */
     public static float[] accuracy(NDArray logits, int... topk) {
+        return accuracy(logits, 0, topk);
+    }
+
+    /** As {@link #accuracy(NDArray, int...)} with row i's positive in column {@code labelOffset + i} (several ranks). */
+    public static float[] accuracy(NDArray logits, long labelOffset, int... topk) {
         long n = logits.getShape().get(0);
         try (NDManager tmp = logits.getManager().newSubManager()) {
-            NDArray index = tmp.arange(0, (int) n, 1, DataType.INT64).reshape(-1, 1);
+            NDArray index = tmp.arange(Math.toIntExact(labelOffset), Math.toIntExact(labelOffset + n), 1, DataType.INT64).reshape(-1, 1);
             NDArray positive = logits.gather(index, 1);
             positive.attach(tmp);
             NDArray beaten = logits.gt(positive);

@@ -13,7 +13,8 @@ import java.util.Map;
  * <p>Same engine call and momentum convention as {@link BatchNorm2d}: DJL's momentum is the weight of the old
  * running value, so PyTorch's 0.1 is passed as 0.9f; libtorch updates the running statistics in place in training
  * (running_var with the unbiased batch variance) and {@code num_batches_tracked} is incremented here. Evaluation
- * normalises with the running statistics and changes nothing.
+ * normalises with the running statistics and changes nothing. While a {@link BatchNormHook} is installed (SyncBN on
+ * several ranks) training normalises through it instead.
  */
 public final class BatchNorm1d {
     private static final float DJL_MOMENTUM = 0.9f;
@@ -63,7 +64,10 @@ public final class BatchNorm1d {
                     + x.getShape().get(0) + "); use a batch size of at least 2");
         }
         NDArray out;
-        if (weight != null) {
+        BatchNormHook hook = training ? BatchNormHook.current() : null;
+        if (hook != null) {
+            out = hook.normalize(x, weight, bias, runningMean, runningVar);
+        } else if (weight != null) {
             out = batchNorm(x, weight, bias, training);
         } else {
             // DJL's engine needs gamma and beta; 1 and 0 are exact (libtorch's kernel scales by weight-or-1 and adds

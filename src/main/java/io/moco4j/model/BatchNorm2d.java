@@ -22,6 +22,8 @@ import java.util.Map;
  * group, and the S updated running statistics are averaged back. Evaluation always uses plain BN with the
  * running statistics. Unlike the demo's module we also count {@code num_batches_tracked} with S > 1, so that
  * S = 1 and S > 1 keep the same bookkeeping (the counter only matters for PyTorch's momentum=None mode).
+ *
+ * <p>While a {@link BatchNormHook} is installed (SyncBN on several ranks) training normalises through it instead.
  */
 public final class BatchNorm2d {
     public static final double MOMENTUM = 0.1;
@@ -71,7 +73,17 @@ public final class BatchNorm2d {
         if (splits < 1) {
             throw new IllegalArgumentException("splits must be >= 1, got " + splits);
         }
-        NDArray out = splits == 1 ? batchNorm(x, runningMean, runningVar, weight, bias, true) : splitForward(x, splits);
+        BatchNormHook hook = BatchNormHook.current();
+        NDArray out;
+        if (hook != null) {
+            if (splits != 1) {
+                throw new IllegalStateException("BatchNorm splits (" + splits + ") cannot combine with "
+                        + "a BatchNorm hook (SyncBN normalises over the global batch)");
+            }
+            out = hook.normalize(x, weight, bias, runningMean, runningVar);
+        } else {
+            out = splits == 1 ? batchNorm(x, runningMean, runningVar, weight, bias, true) : splitForward(x, splits);
+        }
         try (NDArray one = x.getManager().create(1L)) {
             numBatchesTracked.addi(one);
         }

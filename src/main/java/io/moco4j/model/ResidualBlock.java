@@ -43,15 +43,19 @@ final class ResidualBlock {
             out = convBnRelu(x, conv1, bn1, stride, 1, training, splits, false);
             out = convBn(out, conv2, bn2, 1, 1, training, splits, true);
         }
+        // Out of place (bit-identical to addi): under SyncBN the BN output is a leaf that requires gradients (a cut
+        // of the backward pass, see io.moco4j.dist.SyncBnBackward), and libtorch refuses in-place ops on such leaves.
+        NDArray sum;
         if (downsampleConv != null) {
             try (NDArray shortcut = convBn(x, downsampleConv, downsampleBn, stride, 0, training, splits, false)) {
-                out.addi(shortcut);
+                sum = out.add(shortcut);
             }
         } else {
-            out.addi(x);
+            sum = out.add(x);
         }
-        NDArray result = Layers.relu(out);
         out.close();
+        NDArray result = Layers.relu(sum);
+        sum.close();
         return result;
     }
 

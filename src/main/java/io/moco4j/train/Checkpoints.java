@@ -64,8 +64,9 @@ public final class Checkpoints {
     private Checkpoints() {}
 
     /** A checkpoint read from disk, before its tensors are put anywhere. */
+    /** @param ranks the number of processes that trained it (meta {@code "ranks"}; 1 when absent) */
     public record Loaded(Path file, MocoConfig config, TrainingProgress progress, int queuePointer, long optimizerSteps,
-                         TensorArchive.Contents contents, Kind kind) {
+                         TensorArchive.Contents contents, Kind kind, int ranks) {
 
         /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
         public void requirePretraining() {
@@ -134,7 +135,8 @@ public final class Checkpoints {
         tensors.putAll(moco.extraState());
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
         int queuePointer = moco.counters().getOrDefault(MocoV2.QUEUE_POINTER, 0L).intValue();
-        write(file, config, Kind.PRETRAINING, tensors, progress, queuePointer, optimizer.stepCount(), null);
+        TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), null,
+                moco.collectives().size()), tensors);
     }
 
     /**
@@ -165,6 +167,12 @@ public final class Checkpoints {
 
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
                                    long optimizerSteps, ObjectNode origin) throws IOException {
+        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1);
+    }
+
+    /** @param ranks processes of the run (resuming on another count is checked by {@link RankChange}) */
+    private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
+                                   long optimizerSteps, ObjectNode origin, int ranks) throws IOException {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -177,6 +185,7 @@ public final class Checkpoints {
         meta.put("elapsed_seconds", progress.elapsedSeconds());
         meta.put("queue_ptr", queuePointer);
         meta.put("optimizer_steps", optimizerSteps);
+        meta.put("ranks", ranks);
         meta.put("saved_at", Instant.now().toString());
         meta.put("config", ConfigLoader.toYaml(config));
         if (origin != null) {
@@ -212,7 +221,7 @@ public final class Checkpoints {
         TrainingProgress progress = new TrainingProgress(meta.path("epoch").asInt(), meta.path("step_in_epoch").asInt(),
                 meta.path("global_step").asLong(), meta.path("elapsed_seconds").asDouble());
         return new Loaded(file, config, progress, meta.path("queue_ptr").asInt(), meta.path("optimizer_steps").asLong(), contents,
-                Kind.of(meta, file));
+                Kind.of(meta, file), Math.max(1, meta.path("ranks").asInt(1)));
     }
 
     private static void put(Map<String, NDArray> into, String prefix, Network net) {

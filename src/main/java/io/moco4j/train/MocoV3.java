@@ -3,7 +3,11 @@ package io.moco4j.train;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.training.GradientCollector;
+import io.moco4j.dist.KeyGather;
+import io.moco4j.dist.SyncBatchNorm;
+import io.moco4j.dist.SyncBnBackward;
 import io.moco4j.loss.InBatchContrastive;
+import io.moco4j.model.BatchNormHook;
 import io.moco4j.model.Encoder;
 import io.moco4j.model.Network;
 import io.moco4j.model.Networks;
@@ -23,7 +27,9 @@ import java.util.LinkedHashMap;
  * </pre>
  *
  * Each view is its own forward, so BatchNorm statistics are over the whole view batch (the official SyncBN
- * over the global batch; no splits, no shuffling on one device). The predictor is trained with the query
+ * over the global batch; no splits, no shuffling on one device). On several ranks ({@link #distribute}) the
+ * BatchNorms are SyncBN and the keys are gathered from every rank, which gives the single-process step over the
+ * global batch. The predictor is trained with the query
  * encoder; its parameters are named {@code predictor.*} for the optimizer and the checkpoint.
  */
 public final class MocoV3 extends MomentumContrast {
@@ -45,6 +51,9 @@ public final class MocoV3 extends MomentumContrast {
 
     @Override
     public StepResult step(NDArray view1, NDArray view2, long step, double m) {
+        if (collectives.size() > 1) {
+            return distributedStep(view1, view2, m);
+        }
         NDArray k1;
         NDArray k2;
         // The two encoders are disjoint, so computing the keys before the queries changes no value; the
@@ -71,16 +80,62 @@ public final class MocoV3 extends MomentumContrast {
     }
 
     /**
-     * Not yet on several ranks. What it needs, as moco-v3's builder: the keys of every rank all-gathered
-     * ({@link io.moco4j.dist.KeyGather#forQueue}) as the columns of the logits, the labels offset by
-     * {@link io.moco4j.dist.KeyGather#labelOffset} (rank * N), and SyncBN (BatchNorm statistics all-reduced over
-     * the global batch in the forward pass, with matching gradients in backward) in the encoders and MLPs.
+     * The step on one of several ranks, as main_moco.py with DistributedDataParallel after
+     * {@code convert_sync_batchnorm} of the whole model: every BatchNorm (ResNet's BN2d in both encoders, the
+     * MLPs' BN1d; a ViT has only the latter) normalises over the global per-view batch ({@link SyncBatchNorm}),
+     * the momentum encoder's too although it runs without gradient (in training mode, as the official); the keys of
+     * every rank are all-gathered ({@code concat_all_gather}) as the columns of the logits and this rank's
+     * positives sit at rank x N. The loss is this rank's (mean over its N queries, x 2T); the caller averages
+     * gradients over ranks, which makes them those of the single-process loss over the global batch. The backward
+     * pass runs through {@link SyncBnBackward}, which makes the SyncBN gradients exact.
+     */
+    private StepResult distributedStep(NDArray view1, NDArray view2, double m) {
+        KeyGather gather = new KeyGather(collectives);
+        long offset = gather.labelOffset(Math.toIntExact(view1.getShape().get(0)));
+        NDArray k1;
+        NDArray k2;
+        try (NoGrad ignored = NoGrad.enter();
+             BatchNormHook.Scope sync = BatchNormHook.install(new SyncBatchNorm(collectives, null))) {
+            updateKeyEncoder(m);
+            k1 = gather.forQueue(encoderK.forward(view1, true));
+            k2 = gather.forQueue(encoderK.forward(view2, true));
+        }
+        NDArray loss;
+        NDArray q1;
+        SyncBnBackward backward = new SyncBnBackward(collectives);
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray q2;
+            try (BatchNormHook.Scope sync = BatchNormHook.install(new SyncBatchNorm(collectives, backward))) {
+                q1 = predictor.forward(encoderQ.forward(view1, true), true);
+                q2 = predictor.forward(encoderQ.forward(view2, true), true);
+            }
+            loss = InBatchContrastive.loss(q1, k2, temperature, offset)
+                    .add(InBatchContrastive.loss(q2, k1, temperature, offset));
+            backward.backward(loss); // instead of gc.backward: continues through every SyncBN cut
+        }
+        float lossValue = loss.getFloat();
+        float[] acc;
+        try (NoGrad ignored = NoGrad.enter()) {
+            acc = InBatchContrastive.accuracy(InBatchContrastive.logits(q1.stopGradient(), k2, temperature), offset, 1, 5);
+        }
+        return new StepResult(lossValue, acc[0], acc[1]);
+    }
+
+    /** System property that lets MoCo v3 run on several ranks (experimental: see {@link #distribute}). */
+    public static final String EXPERIMENTAL_RANKS = "moco4j.experimental.v3_ranks";
+
+    /**
+     * Several ranks switch the step to {@link #distributedStep}. Experimental, so refused unless the system property
+     * {@value #EXPERIMENTAL_RANKS} is true: the 2-rank equivalence check (MpiJobTest) failed in 3 of 4 runs with
+     * -Xmx1g (wrong weights after step 0 or 1, once a NaN) until SyncBatchNorm stopped keeping a DJL scalar (memory
+     * the garbage collector may free) in the autograd graph; it has passed the 2 runs since. Lift the gate once it
+     * has passed many more runs and a real pretraining run on 2 ranks has been compared with one process.
      */
     @Override
     public void distribute(io.moco4j.dist.Collectives ranks) {
-        if (ranks.size() > 1) {
-            throw new io.moco4j.util.UserException("MoCo v3 does not run on several processes yet (it needs SyncBN and "
-                    + "the cross-rank key gather); train it in one process");
+        if (ranks.size() > 1 && !Boolean.getBoolean(EXPERIMENTAL_RANKS)) {
+            throw new io.moco4j.util.UserException("MoCo v3 on several processes is experimental and not yet reliable "
+                    + "(see MocoV3.distribute); train it in one process, or pass -D" + EXPERIMENTAL_RANKS + "=true to try");
         }
         super.distribute(ranks);
     }

@@ -40,7 +40,7 @@ public final class Pretraining {
     /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
     private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
             "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
-            "train.knn_val_subset", "data.strict", "data.path", "data.val",
+            "train.knn_val_subset", "train.allow_rank_change", "data.strict", "data.path", "data.val",
             "data.max_pixels");
 
     /**
@@ -105,6 +105,7 @@ public final class Pretraining {
         if (request.resume()) {
             resumeFrom = ResumeCandidates.load(dir, request.out()); // last.ckpt, else the newest intact periodic one
             resumeFrom.requirePretraining();
+            RankChange.check(resumeFrom, ranks.size(), cfg).ifPresent(note -> request.out().println(note));
         } else if (writer) {
             dir.createNew();
         }

@@ -1,0 +1,87 @@
+package io.moco4j.dist;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.ndarray.NDManager;
+import io.moco4j.config.ConfigLoader;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.optim.Optimizer;
+import io.moco4j.train.Checkpoints;
+import io.moco4j.train.Methods;
+import io.moco4j.train.MomentumContrast;
+import io.moco4j.train.Optimizers;
+import io.moco4j.train.RankChange;
+import io.moco4j.train.TrainingProgress;
+import io.moco4j.util.UserException;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Checkpoints record how many processes trained them, and {@code --resume} on another count refuses MoCo v1/v2 (per-rank
+ * BN, Shuffle BN) with the fix, unless train.allow_rank_change, and continues MoCo v3 (SyncBN) with a note.
+ */
+class ResumeOnOtherRankCountTest {
+    @BeforeAll
+    static void allowV3OnSeveralRanks() {
+        System.setProperty(io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS, "true");
+    }
+
+    @TempDir
+    Path dir;
+
+    static MocoConfig v2() {
+        return V2StepCheck.config(1);
+    }
+
+    /** A checkpoint of a fresh model of {@code cfg} saved by a run on {@code ranks}. */
+    Checkpoints.Loaded saved(MocoConfig cfg, Collectives ranks) throws Exception {
+        Path file = dir.resolve("c" + cfg.version() + "-" + ranks.size() + ".ckpt");
+        try (NDManager root = NDManager.newBaseManager();
+             MomentumContrast moco = Methods.fresh(cfg, root);
+             Optimizer opt = Optimizers.from(cfg)) {
+            moco.distribute(ranks);
+            Checkpoints.save(file, cfg, moco, opt, TrainingProgress.START);
+        }
+        return Checkpoints.load(file);
+    }
+
+    @Test
+    void theRankCountIsStoredAndReadBack() throws Exception {
+        assertEquals(2, saved(v2(), new MirroredRanks()).ranks());
+        assertEquals(1, saved(v2(), SingleProcess.INSTANCE).ranks());
+    }
+
+    @Test
+    void v2OnAnotherCountStopsNamingBothCountsAndTheFixes() throws Exception {
+        Checkpoints.Loaded two = saved(v2(), new MirroredRanks());
+        assertEquals(Optional.empty(), RankChange.check(two, 2, v2()));
+        UserException e = assertThrows(UserException.class, () -> RankChange.check(two, 1, v2()));
+        for (String part : new String[] {"trained on 2 processes", "this run has 1 process", "--processes 2",
+            "mpirun -np 2", "--set train.allow_rank_change=true", "not bit-identically"}) {
+            assertTrue(e.getMessage().contains(part), part + " in: " + e.getMessage());
+        }
+        assertFalse(e.getMessage().contains("\n"), "one line");
+        Checkpoints.Loaded one = saved(v2(), SingleProcess.INSTANCE);
+        UserException e3 = assertThrows(UserException.class, () -> RankChange.check(one, 3, v2()));
+        assertTrue(e3.getMessage().contains("trained on 1 process but this run has 3 processes"), e3.getMessage());
+    }
+
+    @Test
+    void v2WithTheOverrideContinuesWithANote() throws Exception {
+        Checkpoints.Loaded two = saved(v2(), new MirroredRanks());
+        MocoConfig allowed = ConfigLoader.of(v2()).set("train.allow_rank_change=true").build();
+        Optional<String> note = RankChange.check(two, 1, allowed);
+        assertTrue(note.isPresent() && note.get().contains("not bit-identical"), note.toString());
+    }
+
+    @Test
+    void v3ContinuesOnAnotherCountBecauseSyncBnSeesTheGlobalBatch() throws Exception {
+        MocoConfig v3 = V3StepCheck.config("resnet");
+        Checkpoints.Loaded two = saved(v3, new MirroredRanks());
+        Optional<String> note = RankChange.check(two, 1, v3);
+        assertTrue(note.isPresent() && note.get().contains("SyncBN"), note.toString());
+    }
+}
