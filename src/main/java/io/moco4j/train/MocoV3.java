@@ -121,22 +121,14 @@ public final class MocoV3 extends MomentumContrast {
         return new StepResult(lossValue, acc[0], acc[1]);
     }
 
-    /** System property that lets MoCo v3 run on several ranks (experimental: see {@link #distribute}). */
-    public static final String EXPERIMENTAL_RANKS = "moco4j.experimental.v3_ranks";
-
     /**
-     * Several ranks switch the step to {@link #distributedStep}. Experimental, so refused unless the system property
-     * {@value #EXPERIMENTAL_RANKS} is true: the 2-rank equivalence check (MpiJobTest) failed in 3 of 4 runs with
-     * -Xmx1g (wrong weights after step 0 or 1, once a NaN) until SyncBatchNorm stopped keeping a DJL scalar (memory
-     * the garbage collector may free) in the autograd graph; it has passed the 2 runs since. Lift the gate once it
-     * has passed many more runs and a real pretraining run on 2 ranks has been compared with one process.
+     * Several ranks switch the step to {@link #distributedStep} (SyncBN with the exact cut-based backward, gathered
+     * keys, labels offset by rank * N). Checked: MpiJobTest's 2-rank step against the single-process step, and a real
+     * 2-rank pretraining run whose losses equal one process's for the first steps and then stay within the spread that
+     * libtorch's thread count alone gives a single process (BENCHMARKS.md, issue 11).
      */
     @Override
     public void distribute(io.moco4j.dist.Collectives ranks) {
-        if (ranks.size() > 1 && !Boolean.getBoolean(EXPERIMENTAL_RANKS)) {
-            throw new io.moco4j.util.UserException("MoCo v3 on several processes is experimental and not yet reliable "
-                    + "(see MocoV3.distribute); train it in one process, or pass -D" + EXPERIMENTAL_RANKS + "=true to try");
-        }
         super.distribute(ranks);
     }
 

@@ -24,7 +24,6 @@ public final class V3DataParallelBenchmark {
     public static void main(String[] args) {
         int steps = Integer.parseInt(args[0]);
         int globalBatch = Integer.parseInt(args[1]);
-        System.setProperty(io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS, "true");
         OpenMpi mpi = OpenMpi.start();
         CoreShare share = CoreShare.forRank(mpi).apply();
         TimedCollectives timed = new TimedCollectives(mpi);

@@ -26,7 +26,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 class MocoV3MirroredStepTest {
     @BeforeAll
     static void allowV3OnSeveralRanks() {
-        System.setProperty(io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS, "true");
     }
 
     @ParameterizedTest

@@ -91,8 +91,7 @@ class MpiJobTest {
     void v3StepsOnTwoRanksWithSyncBnEqualTheSingleProcessSteps(String backbone) throws Exception {
         // Default heap on purpose: before SyncBatchNorm stopped putting a DJL scalar (a Java direct buffer) into the
         // autograd graph, this check failed in 3 of 4 runs with -Xmx1g and passed with a large young generation.
-        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1",
-                "-D" + io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS + "=true"), "v3step", backbone);
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v3step", backbone);
         assertEquals(0, job.exit(), job.output());
         for (int rank = 0; rank < 2; rank++) {
             assertTrue(job.output().contains("ok v3-" + backbone + "-steps-equal-single-process rank " + rank + "\n"),

@@ -26,7 +26,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ResumeOnOtherRankCountTest {
     @BeforeAll
     static void allowV3OnSeveralRanks() {
-        System.setProperty(io.moco4j.train.MocoV3.EXPERIMENTAL_RANKS, "true");
     }
 
     @TempDir
