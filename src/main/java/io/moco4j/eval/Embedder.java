@@ -1,9 +1,6 @@
 package io.moco4j.eval;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import io.moco4j.model.NoGrad;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.data.ImageDataset;
@@ -57,45 +54,30 @@ public final class Embedder {
         EmbeddingWriter[] writer = new EmbeddingWriter[1];
         int[] dim = new int[1];
         List<Long> labelsKept = new ArrayList<>();
-        int skipped = 0;
+        int[] skipped = new int[1];
         try {
             Files.createDirectories(outDir);
-            try (NoGrad ignored = NoGrad.enter()) {
-                for (int from = 0; from < n; from += batchSize) {
-                    int to = Math.min(n, from + batchSize);
-                    try (NDManager step = manager.newSubManager()) {
-                        ImageBatcher.Readable r = ImageBatcher.loadReadable(dataset, from, to, transform, step);
-                        for (String failure : r.failures()) {
-                            LOG.warn("skipping unreadable image {}", failure);
-                        }
-                        skipped += r.failures().size();
-                        if (r.images() == null) {
-                            continue;
-                        }
-                        NDArray f = features.apply(r.images());
-                        f.attach(step);
-                        if (f.getDataType() != DataType.FLOAT32) {
-                            f = f.toType(DataType.FLOAT32, false);
-                        }
-                        if (writer[0] == null) {
-                            dim[0] = Math.toIntExact(f.getShape().get(1));
-                            writer[0] = EmbeddingWriter.openAtMost(npyFile, indexFile, n, dim[0]);
-                        }
-                        List<String> names = new ArrayList<>();
-                        for (int i : r.indices()) {
-                            names.add(dataset.describe(i));
-                            labelsKept.add((long) dataset.label(i));
-                        }
-                        writer[0].append(f, names);
-                    }
+            FeatureBank.forEachReadableBatch(dataset, transform, features, batchSize, manager, (indices, f) -> {
+                if (writer[0] == null) {
+                    dim[0] = Math.toIntExact(f.getShape().get(1));
+                    writer[0] = EmbeddingWriter.openAtMost(npyFile, indexFile, n, dim[0]);
                 }
-            }
+                List<String> names = new ArrayList<>();
+                for (int i : indices) {
+                    names.add(dataset.describe(i));
+                    labelsKept.add((long) dataset.label(i));
+                }
+                writer[0].append(f, names);
+            }, failure -> {
+                LOG.warn("skipping unreadable image {}", failure);
+                skipped[0]++;
+            });
             if (writer[0] == null) {
                 throw new UserException("none of the " + n + " images could be decoded (see the warnings above);"
                         + " point --images at a folder of readable images (jpg/png/bmp/gif)");
             }
             writer[0].close();
-            int rows = n - skipped;
+            int rows = n - skipped[0];
             Path labelsFile = null;
             if (dataset.isLabeled()) {
                 long[] labels = labelsKept.stream().mapToLong(Long::longValue).toArray();
@@ -105,14 +87,14 @@ public final class Embedder {
             ObjectMapper json = new ObjectMapper();
             ObjectNode meta = json.createObjectNode();
             meta.put("rows", rows);
-            meta.put("skipped_unreadable", skipped);
+            meta.put("skipped_unreadable", skipped[0]);
             meta.put("dim", dim[0]);
             meta.put("dtype", "float32");
             meta.put("layer", layer.id());
             meta.put("index", indexFile.getFileName().toString());
             meta.putPOJO("classes", dataset.classes());
             json.writerWithDefaultPrettyPrinter().writeValue(outDir.resolve(name + ".json").toFile(), meta);
-            return new Result(npyFile, indexFile, labelsFile, rows, dim[0], layer, skipped);
+            return new Result(npyFile, indexFile, labelsFile, rows, dim[0], layer, skipped[0]);
         } catch (IOException e) {
             throw abandon(writer[0], new UncheckedIOException("cannot write embeddings to " + outDir + ": " + e.getMessage(), e));
         } catch (RuntimeException e) {
