@@ -134,22 +134,27 @@ public final class StepBenchmark {
                     spans.add(new double[] {e.path("ts").asDouble(), e.path("ts").asDouble() + e.path("dur").asDouble()});
                 }
             }
-            spans.sort((a, b) -> Double.compare(a[0], b[0]));
-            double covered = 0;
-            double end = Double.NEGATIVE_INFINITY;
-            for (double[] s : spans) {
-                if (s[0] > end) {
-                    covered += s[1] - s[0];
-                    end = s[1];
-                } else if (s[1] > end) {
-                    covered += s[1] - end;
-                    end = s[1];
-                }
-            }
-            return Math.max(0, 1 - covered / wallUs);
+            return Math.max(0, 1 - union(spans) / wallUs);
         } finally {
             Files.deleteIfExists(trace);
         }
+    }
+
+    /** The length covered by the union of [start, end] spans (sorts {@code spans} in place). */
+    static double union(List<double[]> spans) {
+        spans.sort((a, b) -> Double.compare(a[0], b[0]));
+        double covered = 0;
+        double end = Double.NEGATIVE_INFINITY;
+        for (double[] s : spans) {
+            if (s[0] > end) {
+                covered += s[1] - s[0];
+                end = s[1];
+            } else if (s[1] > end) {
+                covered += s[1] - end;
+                end = s[1];
+            }
+        }
+        return covered;
     }
 
     /** The process's peak resident memory (Linux VmHWM); 0 where /proc is not there. Host memory only. */

@@ -89,22 +89,6 @@ public final class VitBenchmark {
             }
         }
         Files.deleteIfExists(trace);
-        return new double[] {union(attention) / wallUs, Math.max(0, 1 - union(all) / wallUs)};
-    }
-
-    private static double union(List<double[]> spans) {
-        spans.sort((a, b) -> Double.compare(a[0], b[0]));
-        double covered = 0;
-        double end = Double.NEGATIVE_INFINITY;
-        for (double[] s : spans) {
-            if (s[0] > end) {
-                covered += s[1] - s[0];
-                end = s[1];
-            } else if (s[1] > end) {
-                covered += s[1] - end;
-                end = s[1];
-            }
-        }
-        return covered;
+        return new double[] {StepBenchmark.union(attention) / wallUs, Math.max(0, 1 - StepBenchmark.union(all) / wallUs)};
     }
 }
