@@ -10,9 +10,9 @@ import io.moco4j.data.ViewTransform;
 import io.moco4j.eval.FeatureBank;
 import io.moco4j.eval.FeatureFunction;
 import io.moco4j.eval.FeatureLayer;
-import io.moco4j.train.CheckpointImport;
+import io.moco4j.interop.CheckpointImport;
+import io.moco4j.method.Encoders;
 import io.moco4j.train.Checkpoints;
-import io.moco4j.train.Encoders;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
 import java.awt.image.BufferedImage;
@@ -21,11 +21,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.function.Consumer;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**

@@ -9,9 +9,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
-import io.moco4j.train.Methods;
-import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.Optimizers;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -76,7 +76,7 @@ public final class StepBenchmark {
         int batch = cfg.train().batchSize();
         int size = cfg.train().imageSize();
         try (NDManager root = NDManager.newBaseManager(device);
-             MomentumContrast moco = Methods.fresh(cfg, root);
+             MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer optimizer = Optimizers.from(cfg)) {
             // Fixed synthetic images (drawn on the host so every device sees the same input).
             NDArray im1 = root.create(gaussian(batch * 3L * size * size, 1), new Shape(batch, 3, size, size));

@@ -1,6 +1,6 @@
 package io.moco4j.cli;
 
-import io.moco4j.train.CheckpointExport;
+import io.moco4j.interop.CheckpointExport;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

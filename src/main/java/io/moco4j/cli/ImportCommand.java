@@ -1,6 +1,6 @@
 package io.moco4j.cli;
 
-import io.moco4j.train.CheckpointImport;
+import io.moco4j.interop.CheckpointImport;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;

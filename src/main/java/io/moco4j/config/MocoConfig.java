@@ -13,7 +13,7 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
         return moco.symmetric() ? 2 * train.batchSize() : train.batchSize();
     }
 
-    /** The MoCo version: 1 and 2 train with a queue ({@code MocoV2}), 3 with in-batch negatives ({@code MocoV3}). */
+    /** The MoCo version: 1 and 2 train with a queue ({@code MocoV1V2}), 3 with in-batch negatives ({@code MocoV3}). */
     public int version() {
         return moco.version();
     }

@@ -6,8 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import io.moco4j.model.NoGrad;
 import io.moco4j.model.Tensors;
+import io.moco4j.util.NoGrad;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 

@@ -18,7 +18,7 @@ public final class KeyGather {
     }
 
     /** Every rank's keys (B x dim each) concatenated in rank order, on the keys' device and manager. */
-    public NDArray forQueue(NDArray localKeys) {
+    public NDArray all(NDArray localKeys) {
         return collectives.size() == 1 ? localKeys : collectives.allGather(localKeys);
     }
 

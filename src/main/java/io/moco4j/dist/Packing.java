@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import io.moco4j.model.NoGrad;
 import io.moco4j.model.Tensors;
+import io.moco4j.util.NoGrad;
 import java.util.List;
 import java.util.function.Consumer;
 

@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import io.moco4j.model.BatchNorm2d;
 import io.moco4j.model.BatchNormHook;
-import io.moco4j.model.NoGrad;
+import io.moco4j.util.NoGrad;
 
 /**
  * SyncBN (torch.nn.SyncBatchNorm, which moco-v3's main_moco.py converts the whole model to): in training every

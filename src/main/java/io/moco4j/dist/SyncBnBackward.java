@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import io.moco4j.model.NoGrad;
+import io.moco4j.util.NoGrad;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -5,9 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.moco4j.model.NoGrad;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewTransform;
+import io.moco4j.util.NoGrad;
 import io.moco4j.util.UserException;
 
 /**

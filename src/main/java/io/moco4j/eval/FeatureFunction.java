@@ -1,8 +1,8 @@
 package io.moco4j.eval;
 
 import ai.djl.ndarray.NDArray;
-import io.moco4j.model.NoGrad;
 import io.moco4j.model.Encoder;
+import io.moco4j.util.NoGrad;
 
 /**
  * Maps a batch of normalised images (N, 3, H, W) to features (N, D). Implementations run the network

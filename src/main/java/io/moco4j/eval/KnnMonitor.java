@@ -1,11 +1,10 @@
 package io.moco4j.eval;
 
 import ai.djl.ndarray.NDManager;
+import io.moco4j.config.MocoConfig;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewTransform;
-import io.moco4j.config.MocoConfig;
 import io.moco4j.model.Encoder;
-import io.moco4j.train.EpochEvaluator;
 import io.moco4j.util.UserException;
 import java.util.LinkedHashMap;
 import java.util.Map;

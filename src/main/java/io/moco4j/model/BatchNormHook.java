@@ -46,6 +46,9 @@ public interface BatchNormHook {
 
     /** Ends an {@link #install}. */
     interface Scope extends AutoCloseable {
+        /** A scope that installs nothing (plain BatchNorm). */
+        Scope NONE = () -> {};
+
         @Override
         void close();
     }

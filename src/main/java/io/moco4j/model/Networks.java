@@ -3,6 +3,7 @@ package io.moco4j.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.moco4j.util.Gradients;
+import io.moco4j.util.NoGrad;
 import java.util.Iterator;
 import java.util.Map;
 

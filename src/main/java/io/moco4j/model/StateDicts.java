@@ -1,6 +1,7 @@
 package io.moco4j.model;
 
 import ai.djl.ndarray.NDArray;
+import io.moco4j.util.NoGrad;
 import io.moco4j.util.UserException;
 import java.util.ArrayList;
 import java.util.Arrays;

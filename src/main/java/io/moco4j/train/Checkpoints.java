@@ -10,6 +10,11 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.io.HostTensor;
 import io.moco4j.io.Npy.NpyArray;
 import io.moco4j.io.TensorArchive;
+import io.moco4j.method.Encoders;
+import io.moco4j.method.MocoV1V2;
+import io.moco4j.method.MocoV3;
+import io.moco4j.method.MomentumContrast;
+import io.moco4j.method.SavedModel;
 import io.moco4j.model.Encoder;
 import io.moco4j.model.HeadSpec;
 import io.moco4j.model.Network;
@@ -35,11 +40,11 @@ import java.util.Map;
 public final class Checkpoints {
     public static final String FORMAT = "moco4j-checkpoint";
     public static final int VERSION = 1;
-    static final String Q = MomentumContrast.QUERY;
-    static final String K = MomentumContrast.KEY;
-    static final String QUEUE = MocoV2.QUEUE;
-    static final String PREDICTOR = MocoV3.PREDICTOR;
-    static final String OPTIMIZER = "optimizer.";
+    public static final String Q = MomentumContrast.QUERY;
+    public static final String K = MomentumContrast.KEY;
+    public static final String QUEUE = MocoV1V2.QUEUE;
+    public static final String PREDICTOR = MocoV3.PREDICTOR;
+    public static final String OPTIMIZER = "optimizer.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a checkpoint holds: everything to continue pretraining, or one encoder's weights. */
@@ -66,7 +71,7 @@ public final class Checkpoints {
     /** A checkpoint read from disk, before its tensors are put anywhere. */
     /** @param ranks the number of processes that trained it (meta {@code "ranks"}; 1 when absent) */
     public record Loaded(Path file, MocoConfig config, TrainingProgress progress, int queuePointer, long optimizerSteps,
-                         TensorArchive.Contents contents, Kind kind, int ranks) {
+                         TensorArchive.Contents contents, Kind kind, int ranks) implements SavedModel {
 
         /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
         public void requirePretraining() {
@@ -103,7 +108,12 @@ public final class Checkpoints {
             }
         }
 
-        /** The tensors under {@code prefix} (e.g. {@code encoder_q.}) with the prefix removed, in {@code manager}. */
+        @Override
+        public NDArray queue(NDManager manager) {
+            return TensorArchive.toNDArray(contents.tensor(QUEUE), manager);
+        }
+
+        @Override
         public Map<String, NDArray> tensors(String prefix, NDManager manager) {
             Map<String, NDArray> out = new LinkedHashMap<>();
             for (Map.Entry<String, NpyArray> e : contents.tensors().entrySet()) {
@@ -134,7 +144,7 @@ public final class Checkpoints {
         moco.networks().forEach((prefix, net) -> put(tensors, prefix, net));
         tensors.putAll(moco.extraState());
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
-        int queuePointer = moco.counters().getOrDefault(MocoV2.QUEUE_POINTER, 0L).intValue();
+        int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
         TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), null,
                 moco.collectives().size()), tensors);
     }

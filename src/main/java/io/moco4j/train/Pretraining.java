@@ -6,15 +6,20 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
-import io.moco4j.io.AtomicFiles;
-import io.moco4j.io.MetricsLog;
-import io.moco4j.io.TensorArchive;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
 import io.moco4j.dist.Collectives;
 import io.moco4j.dist.CoreShare;
 import io.moco4j.dist.SingleProcess;
-import io.moco4j.dist.StateSync;
+import io.moco4j.eval.EpochEvaluator;
+import io.moco4j.io.AtomicFiles;
+import io.moco4j.io.MetricsLog;
+import io.moco4j.io.TensorArchive;
+import io.moco4j.method.Encoders;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MomentumContrast;
+import io.moco4j.method.MomentumSchedule;
+import io.moco4j.method.QueueCoverage;
 import io.moco4j.optim.LrSchedule;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
@@ -22,7 +27,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -122,7 +126,7 @@ public final class Pretraining {
              EpochEvaluator monitor = writer ? data.knnMonitor(cfg) : EpochEvaluator.NONE;
              MetricsLog metrics = writer ? new MetricsLog(dir.metrics()) : MetricsLog.discarding();
              Optimizer optimizer = Optimizers.from(cfg);
-             MomentumContrast moco = resumeFrom == null ? Methods.fresh(cfg, root) : restored(cfg, root, resumeFrom, optimizer)) {
+             MomentumContrast moco = resumeFrom == null ? MethodFactory.fresh(cfg, root) : restored(cfg, root, resumeFrom, optimizer)) {
             moco.distribute(ranks);
             StateSync.startTogether(ranks, moco);
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
@@ -157,7 +161,7 @@ public final class Pretraining {
 
     /** The model and optimizer state of a checkpoint, continuing exactly where it stopped. */
     private static MomentumContrast restored(MocoConfig cfg, NDManager root, Checkpoints.Loaded ckpt, Optimizer optimizer) {
-        MomentumContrast moco = Methods.restored(cfg, root, ckpt);
+        MomentumContrast moco = MethodFactory.restored(cfg, root, ckpt);
         try (NDManager tmp = root.newSubManager()) {
             optimizer.loadState(ckpt.tensors(Checkpoints.OPTIMIZER, tmp));
             optimizer.setStepCount(ckpt.optimizerSteps());

@@ -1,5 +1,6 @@
 package io.moco4j.train;
 
+import io.moco4j.eval.EpochEvaluator;
 import io.moco4j.model.Encoder;
 import java.io.PrintStream;
 import java.util.Map;

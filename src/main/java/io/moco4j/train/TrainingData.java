@@ -1,16 +1,17 @@
 package io.moco4j.train;
 
 import io.moco4j.config.MocoConfig;
-import io.moco4j.data.GeneratedScenes;
-import io.moco4j.data.ImageDataset;
 import io.moco4j.data.DataSources;
 import io.moco4j.data.DataSplit;
+import io.moco4j.data.GeneratedScenes;
+import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewLoader;
-import io.moco4j.dist.Collectives;
-import io.moco4j.dist.ShardedOrder;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.data.augment.Recipe;
 import io.moco4j.data.augment.Recipes;
+import io.moco4j.dist.Collectives;
+import io.moco4j.dist.ShardedOrder;
+import io.moco4j.eval.EpochEvaluator;
 import io.moco4j.eval.KnnMonitor;
 import io.moco4j.model.Encoder;
 import java.nio.file.Path;

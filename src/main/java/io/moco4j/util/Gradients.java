@@ -3,7 +3,6 @@ package io.moco4j.util;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import io.moco4j.model.NoGrad;
 
 /** Gradient housekeeping shared by the optimizer and the networks. */
 public final class Gradients {

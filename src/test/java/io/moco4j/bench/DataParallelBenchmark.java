@@ -7,9 +7,9 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.dist.CoreShare;
 import io.moco4j.dist.OpenMpi;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
-import io.moco4j.train.Methods;
-import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.Optimizers;
 import java.util.Locale;
 
@@ -29,7 +29,7 @@ public final class DataParallelBenchmark {
         MocoConfig cfg = ConfigLoader.defaults().preset("cpu-small").set("train.batch_size=" + globalBatch).build();
         int local = globalBatch / mpi.size();
         try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast moco = Methods.fresh(cfg, root);
+             MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer opt = Optimizers.from(cfg)) {
             moco.distribute(mpi);
             double stepSeconds = 0;

@@ -6,13 +6,13 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
+import io.moco4j.method.Encoders;
+import io.moco4j.method.KeyQueue;
+import io.moco4j.method.MocoV1V2;
+import io.moco4j.method.MomentumContrast;
+import io.moco4j.method.SingleDeviceShuffler;
 import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
-import io.moco4j.train.Encoders;
-import io.moco4j.train.KeyQueue;
-import io.moco4j.train.MocoV2;
-import io.moco4j.train.MomentumContrast;
-import io.moco4j.train.SingleDeviceShuffler;
 import io.moco4j.train.StopSignal;
 import io.moco4j.train.TrainingData;
 import java.nio.file.Files;
@@ -44,7 +44,7 @@ public final class MemoryBenchmark {
         try (NDManager root = NDManager.newBaseManager();
              ViewLoader loader = data.trainLoader(cfg);
              Sgd sgd = new Sgd(new SgdConfig(0.9, 5e-4, 0, false));
-             MomentumContrast moco = MocoV2.initial(Encoders.create(cfg, root, 0), Encoders.create(cfg, root, 0),
+             MomentumContrast moco = MocoV1V2.initial(Encoders.create(cfg, root, 0), Encoders.create(cfg, root, 0),
                      KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 1), new SingleDeviceShuffler(0),
                      cfg.moco().temperature(), false)) {
             long step = 0;

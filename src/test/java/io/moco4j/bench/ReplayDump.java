@@ -7,11 +7,11 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.data.ViewBatch;
 import io.moco4j.data.ViewLoader;
 import io.moco4j.io.Npy;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MocoV1V2;
+import io.moco4j.method.SingleDeviceShuffler;
 import io.moco4j.optim.Optimizer;
-import io.moco4j.train.Methods;
-import io.moco4j.train.MocoV2;
 import io.moco4j.train.Optimizers;
-import io.moco4j.train.SingleDeviceShuffler;
 import io.moco4j.train.TrainingData;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,7 +40,7 @@ public final class ReplayDump {
         int batch = cfg.train().batchSize();
         SingleDeviceShuffler shuffler = new SingleDeviceShuffler(seed); // the same permutations as the run's own
         try (NDManager root = NDManager.newBaseManager();
-             MocoV2 moco = (MocoV2) Methods.fresh(cfg, root);
+             MocoV1V2 moco = (MocoV1V2) MethodFactory.fresh(cfg, root);
              Optimizer sgd = Optimizers.from(cfg);
              ViewLoader loader = TrainingData.open(cfg).trainLoader(cfg);
              NDManager epoch = root.newSubManager();
@@ -55,7 +55,7 @@ public final class ReplayDump {
                     NDArray v2 = b.view(1);
                     Npy.writeFloat32(out.resolve("step" + s + "_v1.npy"), v1.toFloatArray(), v1.getShape().getShape());
                     Npy.writeFloat32(out.resolve("step" + s + "_v2.npy"), v2.toFloatArray(), v2.getShape().getShape());
-                    // MocoV2.step shuffles the keys of global step s with seed 2s.
+                    // MocoV1V2.step shuffles the keys of global step s with seed 2s.
                     Npy.writeInt64(out.resolve("step" + s + "_perm.npy"), shuffler.permutation(batch, 2L * s), batch);
                     v1.attach(step);
                     v2.attach(step);

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.moco4j.interop.MocoCheckpointLayout;
 import io.moco4j.io.HostTensor;
-import io.moco4j.io.MocoCheckpointLayout;
 import io.moco4j.io.Safetensors;
 import io.moco4j.io.TorchCheckpointReader;
 import io.moco4j.train.Checkpoints;

@@ -1,20 +1,22 @@
 package io.moco4j.dist;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.engine.Engine;
 import ai.djl.training.GradientCollector;
 import io.moco4j.loss.InfoNce;
+import io.moco4j.method.CrossProcessShuffle;
+import io.moco4j.method.KeyShuffler;
+import io.moco4j.method.SingleDeviceShuffler;
 import io.moco4j.model.HeadSpec;
 import io.moco4j.model.Networks;
-import io.moco4j.model.NoGrad;
 import io.moco4j.model.ResNet;
 import io.moco4j.model.ResNetSpec;
-import io.moco4j.train.KeyShuffler;
-import io.moco4j.train.SingleDeviceShuffler;
+import io.moco4j.train.StateSync;
+import io.moco4j.util.NoGrad;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -208,7 +210,7 @@ public final class MpiRankMain {
             expect(gap > 1e-3, "keys without shuffling are as close as " + gap);
             ok(c, "cross-process-shuffle");
 
-            NDArray gathered = new KeyGather(c).forQueue(keys);
+            NDArray gathered = new KeyGather(c).all(keys);
             float gdiff = maxDiff(gathered, expectedAll);
             expect(gdiff < 1e-5, "gathered keys differ by " + gdiff);
             expect(new KeyGather(c).labelOffset(B) == (long) r * B, "label offset");

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import ai.djl.ndarray.NDManager;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.train.Checkpoints;
-import io.moco4j.train.Methods;
-import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.Optimizers;
 import io.moco4j.train.RankChange;
 import io.moco4j.train.TrainingProgress;
@@ -39,7 +39,7 @@ class ResumeOnOtherRankCountTest {
     Checkpoints.Loaded saved(MocoConfig cfg, Collectives ranks) throws Exception {
         Path file = dir.resolve("c" + cfg.version() + "-" + ranks.size() + ".ckpt");
         try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast moco = Methods.fresh(cfg, root);
+             MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer opt = Optimizers.from(cfg)) {
             moco.distribute(ranks);
             Checkpoints.save(file, cfg, moco, opt, TrainingProgress.START);

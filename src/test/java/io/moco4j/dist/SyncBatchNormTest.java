@@ -12,7 +12,7 @@ import ai.djl.training.GradientCollector;
 import io.moco4j.model.BatchNorm1d;
 import io.moco4j.model.BatchNorm2d;
 import io.moco4j.model.BatchNormHook;
-import io.moco4j.model.NoGrad;
+import io.moco4j.util.NoGrad;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;

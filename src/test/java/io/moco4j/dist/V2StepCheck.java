@@ -5,15 +5,16 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.method.Encoders;
+import io.moco4j.method.KeyQueue;
+import io.moco4j.method.KeyShuffler;
+import io.moco4j.method.MocoV1V2;
+import io.moco4j.method.MomentumContrast;
+import io.moco4j.method.SingleDeviceShuffler;
 import io.moco4j.model.Encoder;
 import io.moco4j.optim.Sgd;
 import io.moco4j.optim.SgdConfig;
-import io.moco4j.train.Encoders;
-import io.moco4j.train.KeyQueue;
-import io.moco4j.train.KeyShuffler;
-import io.moco4j.train.MocoV2;
-import io.moco4j.train.MomentumContrast;
-import io.moco4j.train.SingleDeviceShuffler;
+import io.moco4j.train.StateSync;
 import java.util.Map;
 
 /**
@@ -40,11 +41,11 @@ final class V2StepCheck {
                 .set("moco.momentum=" + M).build();
     }
 
-    static MocoV2 build(MocoConfig cfg, NDManager root, KeyShuffler shuffler) {
+    static MocoV1V2 build(MocoConfig cfg, NDManager root, KeyShuffler shuffler) {
         Encoder q = Encoders.create(cfg, root, 3);
         Encoder k = Encoders.create(cfg, root, 4);
         KeyQueue queue = KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), 5);
-        return MocoV2.initial(q, k, queue, shuffler, cfg.moco().temperature(), cfg.moco().symmetric());
+        return MocoV1V2.initial(q, k, queue, shuffler, cfg.moco().temperature(), cfg.moco().symmetric());
     }
 
     /** Position in the single-process batch of global image i (held by rank i / B as its (i % B)-th). */
@@ -65,8 +66,8 @@ final class V2StepCheck {
     static void run(OpenMpi c) {
         int r = c.rank();
         try (NDManager root = NDManager.newBaseManager();
-             MocoV2 dist = build(config(1), root, new SingleDeviceShuffler(SHUFFLE_SEED));
-             MocoV2 single = build(config(2), root, new InterleavedShuffle());
+             MocoV1V2 dist = build(config(1), root, new SingleDeviceShuffler(SHUFFLE_SEED));
+             MocoV1V2 single = build(config(2), root, new InterleavedShuffle());
              Sgd sgdDist = new Sgd(new SgdConfig(0.9, 5e-4, 0, false));
              Sgd sgdSingle = new Sgd(new SgdConfig(0.9, 5e-4, 0, false))) {
             dist.distribute(c);

@@ -5,17 +5,18 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MocoV3;
+import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
-import io.moco4j.train.Methods;
-import io.moco4j.train.MocoV3;
-import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.Optimizers;
+import io.moco4j.train.StateSync;
 import java.util.Locale;
 import java.util.Map;
 
 /**
  * Full MoCo v3 training steps on 2 ranks x B images against the single-process steps on the same 2B images, as
- * {@link io.moco4j.train.Pretraining} builds the model and optimizer ({@link Methods#fresh}, {@link Optimizers#from}).
+ * {@link io.moco4j.train.Pretraining} builds the model and optimizer ({@link MethodFactory#fresh}, {@link Optimizers#from}).
  * Runs inside each rank of the forked job.
  *
  * <p>The equivalence (moco-v3 main_moco.py with SyncBN and DDP): rank r holds images [rB, (r+1)B) of the global
@@ -70,8 +71,8 @@ final class V3StepCheck {
         int r = c.rank();
         MocoConfig cfg = config(backbone);
         try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast distMethod = Methods.fresh(cfg, root);
-             MomentumContrast singleMethod = Methods.fresh(cfg, root);
+             MomentumContrast distMethod = MethodFactory.fresh(cfg, root);
+             MomentumContrast singleMethod = MethodFactory.fresh(cfg, root);
              Optimizer optDist = Optimizers.from(cfg);
              Optimizer optSingle = Optimizers.from(cfg)) {
             MocoV3 dist = (MocoV3) distMethod;

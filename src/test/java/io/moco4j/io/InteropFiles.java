@@ -8,10 +8,10 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 /** Paths of the golden files written by tools/golden/interop.py. */
-final class InteropFiles {
+public final class InteropFiles {
     private InteropFiles() {}
 
-    static Path path(String name) {
+    public static Path path(String name) {
         URL url = InteropFiles.class.getResource("/golden/interop/" + name);
         if (url == null) {
             throw new IllegalStateException("missing golden file golden/interop/" + name + "; run tools/golden/interop.py");
@@ -23,7 +23,7 @@ final class InteropFiles {
         }
     }
 
-    static double[] doubles(NpyArray a) {
+    public static double[] doubles(NpyArray a) {
         if (a.dtype().equals("<f8")) {
             double[] d = new double[(int) a.size()];
             a.data().duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(d);
@@ -37,7 +37,7 @@ final class InteropFiles {
         return d;
     }
 
-    static ByteBuffer le(byte[] b) {
+    public static ByteBuffer le(byte[] b) {
         return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.moco4j.interop.StateDictFiles;
 import io.moco4j.util.UserException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

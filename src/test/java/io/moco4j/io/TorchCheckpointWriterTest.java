@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.moco4j.interop.MocoCheckpointLayout;
+import io.moco4j.interop.StateDictFiles;
 import io.moco4j.testutil.Golden;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -14,6 +14,7 @@ import io.moco4j.optim.AdamW;
 import io.moco4j.optim.AdamWConfig;
 import io.moco4j.testutil.Golden;
 import io.moco4j.util.Gradients;
+import io.moco4j.util.NoGrad;
 import io.moco4j.util.Scalars;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -10,6 +10,7 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.data.GeneratedScenes;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.RgbImage;
+import io.moco4j.eval.EpochEvaluator;
 import io.moco4j.model.ResNet;
 import io.moco4j.util.UserException;
 import java.io.ByteArrayOutputStream;

@@ -24,7 +24,7 @@ import java.util.random.RandomGenerator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class PretrainingTest {
+public class PretrainingTest {
 
     static MocoConfig tiny(String... overrides) {
         ConfigLoader l = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("model.dim=8")
@@ -37,7 +37,7 @@ class PretrainingTest {
         return l.build();
     }
 
-    static Pretraining.Outcome run(Path dir, MocoConfig cfg, boolean resume, long maxSteps, TrainingData data) throws Exception {
+    public static Pretraining.Outcome run(Path dir, MocoConfig cfg, boolean resume, long maxSteps, TrainingData data) throws Exception {
         return Pretraining.run(new Pretraining.Request(dir, cfg, Device.cpu(), resume, data, StopSignal.manual(),
                 new PrintStream(new ByteArrayOutputStream()), maxSteps));
     }

@@ -10,6 +10,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.method.Encoders;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MocoV3;
+import io.moco4j.method.MomentumContrast;
 import io.moco4j.model.ProjectedEncoder;
 import io.moco4j.model.VisionTransformer;
 import io.moco4j.optim.AdamW;
@@ -49,7 +53,7 @@ class VitConfigTest {
         MocoConfig cfg = ConfigLoader.defaults().preset("cpu-vit").set("model.head_hidden=16").set("model.dim=8")
                 .set("model.predictor_hidden=16").set("train.batch_size=4").build();
         try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast method = Methods.fresh(cfg, root);
+             MomentumContrast method = MethodFactory.fresh(cfg, root);
              Optimizer optimizer = Optimizers.from(cfg)) {
             assertInstanceOf(AdamW.class, optimizer);
             MocoV3 moco = assertInstanceOf(MocoV3.class, method);

@@ -1,0 +1,31 @@
+package io.moco4j.dist;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import io.moco4j.util.NoGrad;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Rank 0's tensors to every rank, in place: DistributedDataParallel's start-up broadcast and broadcast_buffers. */
+public final class StateBroadcast {
+    private StateBroadcast() {}
+
+    /** Overwrites every tensor of {@code state} (same keys, shapes, dtypes on all ranks) with rank 0's. */
+    public static void fromRoot(Collectives collectives, Map<String, NDArray> state) {
+        if (collectives.size() == 1) {
+            return;
+        }
+        // one broadcast per dtype (float32 weights and statistics, int64 counters) instead of one per tensor
+        Map<DataType, List<NDArray>> byType = new LinkedHashMap<>();
+        for (NDArray t : state.values()) {
+            byType.computeIfAbsent(t.getDataType(), k -> new ArrayList<>()).add(t);
+        }
+        try (NoGrad ignored = NoGrad.enter()) {
+            for (List<NDArray> group : byType.values()) {
+                Packing.apply(group, packed -> collectives.broadcast(packed, 0));
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.moco4j.interop;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.io.HostTensor;
+import io.moco4j.io.TorchCheckpointWriter;
+import io.moco4j.method.Encoders;
+import io.moco4j.method.MocoV3;
+import io.moco4j.model.Network;
+import io.moco4j.train.Checkpoints;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Writes a MoCo v3 run in the layout of facebookresearch/moco-v3 {@code main_moco.py}'s {@code save_checkpoint}:
+ * {@code {epoch, arch, state_dict, optimizer, scaler}} with {@code module.base_encoder.*},
+ * {@code module.momentum_encoder.*}, {@code module.predictor.*} and a LARS state dict whose positions run over
+ * {@code model.parameters()} (base encoder, momentum encoder without state, predictor), so that
+ * {@code main_moco.py --resume} and {@code main_lincls.py --pretrained} take it.
+ */
+final class MocoV3Export {
+    private MocoV3Export() {}
+
+    static void write(Path out, Checkpoints.Loaded ckpt, NDManager manager, List<String> lines) {
+        MocoConfig cfg = ckpt.config();
+        Map<String, NDArray> base = ckpt.tensors(Checkpoints.Q, manager);
+        Map<String, NDArray> momentum = ckpt.tensors(Checkpoints.K, manager);
+        Map<String, NDArray> predictor = ckpt.tensors(Checkpoints.PREDICTOR, manager);
+        LinkedHashMap<String, HostTensor> sd = new LinkedHashMap<>();
+        base.forEach((k, v) -> sd.put("module.base_encoder." + k, HostTensor.fromNDArray(v)));
+        momentum.forEach((k, v) -> sd.put("module.momentum_encoder." + k, HostTensor.fromNDArray(v)));
+        predictor.forEach((k, v) -> sd.put("module.predictor." + k, HostTensor.fromNDArray(v)));
+
+        // Parameter order as model.parameters() lists them; our optimizer state is keyed by the same names.
+        List<String> positions = new ArrayList<>();
+        try (NDManager shapes = manager.newSubManager();
+             Network q = Encoders.create(cfg, shapes, 0);
+             Network p = Encoders.predictor(cfg, shapes, 0)) {
+            positions.addAll(q.parameters().keySet());
+            q.parameters().keySet().forEach(k -> positions.add(null)); // the momentum encoder's: never stepped
+            p.parameters().keySet().forEach(k -> positions.add(MocoV3.PREDICTOR + k));
+        }
+        Map<String, HostTensor> saved = StateDictFiles.toHost(ckpt.tensors(Checkpoints.OPTIMIZER, manager));
+        boolean adamw = cfg.optim().name().equals("adamw");
+        LinkedHashMap<Object, Object> state = new LinkedHashMap<>();
+        List<Object> ids = new ArrayList<>();
+        for (int i = 0; i < positions.size(); i++) {
+            ids.add((long) i);
+            String name = positions.get(i);
+            if (name == null) {
+                continue;
+            }
+            LinkedHashMap<String, Object> s = new LinkedHashMap<>();
+            if (adamw && saved.containsKey(name + ".exp_avg")) {
+                s.put("step", saved.get(name + ".step")); // a 0-dim float tensor, as torch 1.12+ saves it
+                s.put("exp_avg", saved.get(name + ".exp_avg"));
+                s.put("exp_avg_sq", saved.get(name + ".exp_avg_sq"));
+            } else if (!adamw && saved.containsKey(name)) {
+                s.put("mu", saved.get(name));
+            }
+            if (!s.isEmpty()) {
+                state.put((long) i, s);
+            }
+        }
+        LinkedHashMap<String, Object> group = new LinkedHashMap<>();
+        group.put("lr", cfg.optim().effectiveLr(cfg.train().batchSize()));
+        if (adamw) {
+            // torch.optim.AdamW's defaults (main_moco.py passes only lr and weight_decay); load_state_dict keeps the
+            // saved group as it is, so every key its step() reads must be there.
+            group.put("betas", List.of(0.9, 0.999));
+            group.put("eps", 1e-8);
+            group.put("weight_decay", cfg.optim().weightDecay());
+            group.put("amsgrad", false);
+            group.put("maximize", false);
+            group.put("foreach", null);
+            group.put("capturable", false);
+        } else {
+            group.put("weight_decay", cfg.optim().weightDecay());
+            group.put("momentum", cfg.optim().momentum());
+            group.put("trust_coefficient", 0.001);
+        }
+        group.put("params", ids);
+        LinkedHashMap<String, Object> optimizer = new LinkedHashMap<>();
+        optimizer.put("state", state);
+        optimizer.put("param_groups", List.of(group));
+
+        LinkedHashMap<String, Object> file = new LinkedHashMap<>();
+        file.put("epoch", (long) ckpt.progress().epoch());
+        file.put("arch", cfg.model().arch());
+        file.put("state_dict", sd);
+        file.put("optimizer", optimizer);
+        file.put("scaler", new LinkedHashMap<String, Object>()); // GradScaler(enabled=False).state_dict()
+        TorchCheckpointWriter.write(out, file);
+        lines.add(String.format(Locale.ROOT, "Wrote %s: official MoCo v3 checkpoint (epoch %d, arch %s; module.base_encoder,"
+                        + " module.momentum_encoder, module.predictor, %s state of %d parameters)", out,
+                ckpt.progress().epoch(), cfg.model().arch(), adamw ? "AdamW" : "LARS", state.size()));
+        lines.add(String.format(Locale.ROOT, "Continue in PyTorch: python main_moco.py -a %s --moco-dim %d --moco-mlp-dim %d"
+                        + " --moco-t %s --resume %s [--epochs, --lr, data and distributed options]", cfg.model().arch(),
+                cfg.model().dim(), cfg.model().predictorHidden(), cfg.moco().temperature(), out));
+    }
+}

@@ -1,0 +1,36 @@
+package io.moco4j.method;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Shuffle BN: the key batch is permuted before the key encoder and restored after it, so the
+ * BatchNorm groups that see a key differ from those that saw its query and batch statistics cannot
+ * leak the positive. On one device the groups are BN splits; a multi-device implementation would
+ * gather, shuffle across devices and scatter behind this same interface.
+ */
+public interface KeyShuffler {
+
+    /** A permuted batch and what is needed to undo the permutation. */
+    interface Shuffled {
+        NDArray batch();
+
+        /** Puts rows computed from {@link #batch()} back into the original order. */
+        NDArray restore(NDArray rows);
+    }
+
+    /** Permutes {@code batch} for training step {@code step}; deterministic given the step. */
+    Shuffled shuffle(NDArray batch, long step);
+
+    /** No shuffling: keys see the same BN groups as queries (for ablations and BN-free setups). */
+    KeyShuffler NONE = (batch, step) -> new Shuffled() {
+        @Override
+        public NDArray batch() {
+            return batch;
+        }
+
+        @Override
+        public NDArray restore(NDArray rows) {
+            return rows;
+        }
+    };
+}

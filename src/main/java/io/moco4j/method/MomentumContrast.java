@@ -1,0 +1,171 @@
+package io.moco4j.method;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.moco4j.dist.Collectives;
+import io.moco4j.dist.GradientAverager;
+import io.moco4j.dist.SingleProcess;
+import io.moco4j.dist.StateBroadcast;
+import io.moco4j.model.Encoder;
+import io.moco4j.model.Network;
+import io.moco4j.model.Networks;
+import io.moco4j.optim.Optimizer;
+import io.moco4j.util.Gradients;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What every MoCo version shares: a query encoder f_q trained by the optimizer and a key (momentum) encoder
+ * f_k that starts as its exact copy and follows it by {@code theta_k = m * theta_k + (1 - m) * theta_q} over
+ * parameters only (BatchNorm running statistics stay each encoder's own). The versions differ in how one
+ * step turns two views into a loss: {@link MocoV1V2} (v1/v2: a queue of negatives, Shuffle BN) and
+ * {@link MocoV3} (in-batch negatives, a predictor, symmetric loss).
+ *
+ * <p>Checkpoints are shared too: {@link #networks()} names every network by its checkpoint prefix and
+ * {@link #extraState()} adds what else a version keeps (the queue).
+ */
+public abstract class MomentumContrast implements AutoCloseable {
+    /** Checkpoint prefixes of the two encoders. */
+    public static final String QUERY = "encoder_q.";
+    public static final String KEY = "encoder_k.";
+
+    protected final Encoder encoderQ;
+    protected final Encoder encoderK;
+    protected final double temperature;
+    /** The ranks of a data-parallel run ({@link #distribute}); one process by default. */
+    protected Collectives collectives = SingleProcess.INSTANCE;
+    private GradientAverager gradients = new GradientAverager(SingleProcess.INSTANCE);
+
+    /** Loss and contrastive top-1/top-5 accuracy (percent) of one step. */
+    public record StepResult(float loss, float acc1, float acc5) {}
+
+    protected MomentumContrast(Encoder encoderQ, Encoder encoderK, double temperature) {
+        this.encoderQ = encoderQ;
+        this.encoderK = encoderK;
+        this.temperature = temperature;
+        Map<String, NDArray> trainable = encoderQ.trainableParameters();
+        for (Map.Entry<String, NDArray> e : encoderQ.parameters().entrySet()) {
+            boolean requires = trainable.containsKey(e.getKey());
+            if (e.getValue().hasGradient() != requires) {
+                e.getValue().setRequiresGradient(requires);
+            }
+        }
+        // The key encoder is never trained by gradients; without requiresGradient no graph is built for it.
+        Networks.setRequiresGradient(encoderK, false);
+    }
+
+    /**
+     * One step on two views of the same images (N x 3 x H x W, in the step's manager) with key-encoder
+     * momentum {@code m}: gradients of the loss are left on {@link #trainableParameters()}; temporaries attach
+     * to the views' manager, which the caller closes after the optimizer step.
+     *
+     * @param step the global step, which seeds anything random in the step (Shuffle BN), so resumed runs repeat it
+     */
+    public abstract StepResult step(NDArray view1, NDArray view2, long step, double m);
+
+    /**
+     * One optimisation step: zeroes the gradients (DJL accumulates them), runs {@link #step} and applies the
+     * optimizer at {@code lr} unless the loss is not finite (the caller then stops the run).
+     */
+    public StepResult train(NDArray view1, NDArray view2, long step, Optimizer optimizer, double lr, double m) {
+        LinkedHashMap<String, NDArray> trainable = trainableParameters();
+        Gradients.zero(trainable.values());
+        StepResult r = agreed(step(view1, view2, step, m));
+        if (Float.isFinite(r.loss())) {
+            gradients.averageOf(trainable); // before the optimizer, so every rank applies the same update
+            optimizer.step(trainable, lr);
+        }
+        if (collectives.size() > 1) {
+            // DistributedDataParallel's broadcast_buffers: BatchNorm running statistics follow rank 0's. DDP
+            // broadcasts them before the next forward; after this step is the same and keeps the ranks identical
+            // between steps (checkpoints, checksum checks).
+            StateBroadcast.fromRoot(collectives, encoderQ.buffers());
+            StateBroadcast.fromRoot(collectives, encoderK.buffers());
+        }
+        return r;
+    }
+
+    /**
+     * Data-parallel training over {@code ranks}: each rank passes its own share of every global batch to
+     * {@link #train}, gradients are averaged over ranks before the optimizer step, and the reported loss and
+     * accuracy are the means over ranks (so every rank takes the same decision on a non-finite loss). Versions
+     * add what their step needs (the v1/v2 cross-process Shuffle BN and key gather). Call before training.
+     */
+    public void distribute(Collectives ranks) {
+        this.collectives = ranks;
+        this.gradients = new GradientAverager(ranks);
+    }
+
+    public Collectives collectives() {
+        return collectives;
+    }
+
+    /** The step's loss and accuracies averaged over ranks (one small all-reduce). */
+    private StepResult agreed(StepResult local) {
+        if (collectives.size() == 1) {
+            return local;
+        }
+        float[] v = {local.loss(), local.acc1(), local.acc5()};
+        collectives.allReduceMean(v);
+        return new StepResult(v[0], v[1], v[2]);
+    }
+
+    /** The key encoder's momentum update; every version calls it before computing this step's keys. */
+    protected void updateKeyEncoder(double m) {
+        Networks.momentumUpdate(encoderK, encoderQ, m);
+    }
+
+    /**
+     * Everything the optimizer trains, named uniquely across networks: the query encoder's parameters by their
+     * own keys, other networks' (the v3 predictor) under their checkpoint prefix. Optimizer state is keyed so.
+     */
+    public LinkedHashMap<String, NDArray> trainableParameters() {
+        return encoderQ.trainableParameters();
+    }
+
+    /** Every network of the model by checkpoint prefix, query encoder first. */
+    public LinkedHashMap<String, Network> networks() {
+        LinkedHashMap<String, Network> n = new LinkedHashMap<>();
+        n.put(QUERY, encoderQ);
+        n.put(KEY, encoderK);
+        return n;
+    }
+
+    /** Tensors besides the networks' state that a checkpoint must hold to continue exactly (none by default). */
+    public Map<String, NDArray> extraState() {
+        return Map.of();
+    }
+
+    /** Integer counters a checkpoint's metadata must hold (e.g. the queue pointer). */
+    public Map<String, Long> counters() {
+        return Map.of();
+    }
+
+    /** Restores {@link #extraState()} and {@link #counters()} from a checkpoint (networks are loaded by the caller). */
+    protected void restoreExtra(Map<String, NDArray> tensors, Map<String, Long> counters, NDManager manager) {}
+
+    /** The MoCo version this method implements (1 and 2 share {@link MocoV1V2}). */
+    public abstract int version();
+
+    public Encoder encoderQ() {
+        return encoderQ;
+    }
+
+    public Encoder encoderK() {
+        return encoderK;
+    }
+
+    public double temperature() {
+        return temperature;
+    }
+
+    public NDManager manager() {
+        return encoderQ.manager();
+    }
+
+    @Override
+    public void close() {
+        encoderK.close();
+        encoderQ.close();
+    }
+}
