@@ -18,6 +18,16 @@ final class Layers {
 
     /** Bias-free 2-D convolution with square stride and padding, as torchvision's conv3x3/conv1x1/stem. */
     static NDArray conv(NDArray x, NDArray weight, int stride, int padding) {
+        if (ChannelPaddedConv.needed(x, weight)) {
+            long out = weight.getShape().get(0);
+            NDArray[] padded = ChannelPaddedConv.pad(x, weight);
+            NDArray y = conv2d(padded[0], padded[1], stride, padding);
+            return y.getShape().get(1) == out ? y : y.get(":, 0:" + out);
+        }
+        return conv2d(x, weight, stride, padding);
+    }
+
+    private static NDArray conv2d(NDArray x, NDArray weight, int stride, int padding) {
         return Conv2d.conv2d(x, weight, null, new Shape(stride, stride), new Shape(padding, padding), ONE, 1)
                 .singletonOrThrow();
     }
