@@ -10,6 +10,7 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.interop.MocoCheckpointLayout.ResNetShape;
 import io.moco4j.io.HostTensor;
 import io.moco4j.method.Encoders;
+import io.moco4j.method.HeadRules;
 import io.moco4j.method.MocoV3;
 import io.moco4j.model.Network;
 import io.moco4j.model.VitSpec;
@@ -90,7 +91,8 @@ final class MocoV3Import {
             throw new UserException("the moco-v3 checkpoint's base encoder is neither a ResNet (conv1.weight) nor a ViT"
                     + " (cls_token); the file is not a layout MoCo4J knows");
         }
-        String headPrefix = vit ? Encoders.VIT_HEAD_PREFIX : Encoders.RESNET_HEAD_PREFIX;
+        HeadRules rules = vit ? HeadRules.VIT : HeadRules.RESNET;
+        String headPrefix = rules.headPrefix();
         LinkedHashMap<String, HostTensor> backbone = new LinkedHashMap<>(base);
         backbone.keySet().removeIf(k -> k.startsWith(headPrefix));
         Map<String, String> arch = vit ? vitSettings(backbone, top.get("arch"), request.overrides())
@@ -98,12 +100,12 @@ final class MocoV3Import {
         int featureDim = Integer.parseInt(arch.remove("feature_dim"));
         String described = arch.remove("described");
         MlpShape projector = MlpShape.of(under(base, headPrefix), "projector (base_encoder." + headPrefix + ")");
-        if (!projector.lastBn()) {
+        if (projector.lastBn() != HeadRules.PROJECTOR_LAST_BN) {
             throw new UserException("the projector has no BatchNorm after its last layer; moco-v3's projectors have one"
                     + " (last_bn=True), so this is not a layout MoCo4J knows");
         }
         MlpShape pred = predictor.isEmpty() ? null : MlpShape.of(predictor, "predictor");
-        if (pred != null && (pred.layers() != 2 || pred.lastBn() != vit)) {
+        if (pred != null && (pred.layers() != HeadRules.PREDICTOR_LAYERS || pred.lastBn() != rules.predictorLastBn())) {
             throw new UserException("the predictor has " + pred.layers() + " layers" + (pred.lastBn() ? " and a last BN" : " and no last BN")
                     + "; moco-v3's predictor has 2 layers, with a last BN for a ViT (MoCo_ViT) and without for a ResNet");
         }
