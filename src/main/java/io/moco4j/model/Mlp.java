@@ -45,13 +45,7 @@ public final class Mlp extends StateNetwork {
      * {@code initPrefix + key} (e.g. {@code "predictor."}), so two MLPs of one model built from one seed differ.
      */
     public static Mlp create(MlpSpec spec, NDManager parent, long seed, String initPrefix) {
-        NDManager m = parent.newSubManager(parent.getDevice());
-        try {
-            return new Mlp(spec, m, seed, initPrefix);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        return inChildManager(parent, m -> new Mlp(spec, m, seed, initPrefix));
     }
 
     /** (N, inDim) to (N, outDim), attached to {@code x}'s manager. */

@@ -58,13 +58,7 @@ public final class ResNet extends StateNetwork implements Encoder {
      * child manager of {@code parent}, on {@code parent}'s device.
      */
     public static ResNet create(ResNetSpec spec, NDManager parent, long seed) {
-        NDManager m = parent.newSubManager(parent.getDevice());
-        try {
-            return new ResNet(spec, m, seed);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        return inChildManager(parent, m -> new ResNet(spec, m, seed));
     }
 
     /** Head output (pooled features when the head is NONE), attached to {@code x}'s manager. */

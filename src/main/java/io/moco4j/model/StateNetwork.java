@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * What {@link ResNet}, {@link VisionTransformer} and {@link Mlp} share as {@link Network}s: the state map (PyTorch
@@ -33,6 +34,17 @@ abstract class StateNetwork implements Network {
             a.setName(slot.key());
             state.put(slot.key(), a);
             (slot.parameter() ? parameters : buffers).put(slot.key(), a);
+        }
+    }
+
+    /** Builds a network in a new child manager of {@code parent} (on its device); the manager is closed if that fails. */
+    static <T extends StateNetwork> T inChildManager(NDManager parent, Function<NDManager, T> build) {
+        NDManager m = parent.newSubManager(parent.getDevice());
+        try {
+            return build.apply(m);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
         }
     }
 

@@ -75,13 +75,7 @@ public final class VisionTransformer extends StateNetwork implements Encoder {
      * {@code parent}, on {@code parent}'s device.
      */
     public static VisionTransformer create(VitSpec spec, NDManager parent, long seed) {
-        NDManager m = parent.newSubManager(parent.getDevice());
-        try {
-            return new VisionTransformer(spec, m, seed);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        return inChildManager(parent, m -> new VisionTransformer(spec, m, seed));
     }
 
     /** The cls feature (N, D), the same as {@link #features}: this backbone has no head of its own. */
