@@ -21,7 +21,7 @@ import java.util.Map;
  * uses them for: under v1/v2 the Shuffle BN gathers count as "key gather"). Not a unit test; compare {@code -np 1}
  * with {@code -np 2} in the same session:
  * {@code mpirun --allow-run-as-root --bind-to none -np N java -cp ... io.moco4j.bench.DataParallelBenchmark STEPS BATCH [PRESET]}
- * with PRESET {@code cpu-small} (v2, the default) or {@code cpu-small-v3} (v3, SyncBN on several ranks).
+ * with PRESET {@code cpu-small} (the queue engine, MocoV1V2; the default) or {@code cpu-small-v3} (v3, SyncBN on several ranks).
  */
 public final class DataParallelBenchmark {
     /** The learning rate each preset's step runs at (the schedule's peak; the value only has to be sane). */
