@@ -18,7 +18,8 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
         return moco.version();
     }
 
-    public boolean usesQueue() {
+    /** Whether the method keeps a queue of keys as negatives (v1, v2); v3 contrasts within the batch. */
+    public boolean hasQueue() {
         return moco.version() < 3;
     }
 

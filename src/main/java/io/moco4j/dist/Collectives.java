@@ -13,7 +13,7 @@ import ai.djl.ndarray.NDArray;
  * does, and checks it).
  *
  * <p>NDArray operations work on any device: the NDArray methods are the seam where a device-native
- * library (NCCL for GPUs) can replace host staging without touching the callers (see {@link HostStaged}).
+ * library (NCCL for GPUs) can replace host staging without touching the callers (see {@link BufferCollectives}).
  */
 public interface Collectives extends AutoCloseable {
 

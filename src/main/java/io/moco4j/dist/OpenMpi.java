@@ -21,7 +21,7 @@ import java.nio.ByteBuffer;
  * when a single collective has waited longer than {@link #TIMEOUT_PROPERTY} seconds (default 1800, as NCCL's
  * default timeout); {@code mpirun} then stops the other ranks.
  */
-public final class OpenMpi extends HostStaged {
+public final class OpenMpi extends BufferCollectives {
     /** System property (or environment variable {@code MOCO4J_COLLECTIVE_TIMEOUT}) with the watchdog limit in s. */
     public static final String TIMEOUT_PROPERTY = "moco4j.collective_timeout";
     /** Exit status of a process ended by the watchdog. */

@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
  * One rank: every collective is the identity (all-gather returns the local data). The default, so
  * single-process training runs the same code path with no communication.
  */
-public final class SingleProcess extends HostStaged {
+public final class SingleProcess extends BufferCollectives {
     public static final SingleProcess INSTANCE = new SingleProcess();
 
     private SingleProcess() {}

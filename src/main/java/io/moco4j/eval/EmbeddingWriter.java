@@ -121,10 +121,6 @@ public final class EmbeddingWriter implements AutoCloseable {
         }
     }
 
-    public long rowsWritten() {
-        return written;
-    }
-
     @Override
     public void close() {
         if (closed) {

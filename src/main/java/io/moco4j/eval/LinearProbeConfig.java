@@ -89,10 +89,6 @@ public record LinearProbeConfig(int epochs, int batchSize, double lr, double mom
         return new LinearProbeConfig(epochs, batchSize, newLr, momentum, weightDecay, milestones, gamma, initStd, augment, layer, evalBatchSize, seed, decay);
     }
 
-    public LinearProbeConfig withSeed(long s) {
-        return new LinearProbeConfig(epochs, batchSize, lr, momentum, weightDecay, milestones, gamma, initStd, augment, layer, evalBatchSize, s, decay);
-    }
-
     public LinearProbeConfig withDecay(LrDecay d) {
         return new LinearProbeConfig(epochs, batchSize, lr, momentum, weightDecay, milestones, gamma, initStd, augment, layer, evalBatchSize, seed, d);
     }

@@ -82,7 +82,7 @@ public final class CheckpointExport {
                     lines.addAll(architectureNotes(ckpt.encoderSpec(), "torchvision.models." + ckpt.config().model().arch() + "()"));
                 }
                 case MOCO -> {
-                    if (ckpt.config().usesQueue()) {
+                    if (ckpt.config().version() < 3) { // v1/v2: facebookresearch/moco layout
                         writeOfficial(request, ckpt, manager, lines);
                     } else {
                         MocoV3Export.write(request.out(), ckpt, manager, lines);

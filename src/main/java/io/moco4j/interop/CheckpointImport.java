@@ -129,12 +129,12 @@ public final class CheckpointImport {
                 shapeOnly.parameters().forEach((name, p) -> params.put(name, p.getShape().getShape()));
                 TorchOptimizerState.Mapping mapping = TorchOptimizerState.momentumBuffers(optimizer, params, params.size());
                 if (mapping.mapped()) {
-                    mapping.buffers().forEach((name, t) -> tensors.put(Checkpoints.OPTIMIZER + name, t));
+                    mapping.state().forEach((name, t) -> tensors.put(Checkpoints.OPTIMIZER + name, t));
                     optimizerLine = (String.format(Locale.ROOT, "Optimizer: %s%s%s",
-                            mapping.buffers().isEmpty() ? "no momentum buffers in the file (never stepped)"
-                                    : mapping.buffers().size() + " momentum buffers mapped onto encoder_q parameters", fromFile.isEmpty() ? "" : "; from the file: " + String.join(", ", entries(fromFile)),
-                            mapping.droppedKeyEncoderBuffers() == 0 ? ""
-                                    : "; dropped " + mapping.droppedKeyEncoderBuffers() + " buffers of encoder_k parameters"));
+                            mapping.state().isEmpty() ? "no momentum buffers in the file (never stepped)"
+                                    : mapping.state().size() + " momentum buffers mapped onto encoder_q parameters", fromFile.isEmpty() ? "" : "; from the file: " + String.join(", ", entries(fromFile)),
+                            mapping.droppedNeverStepped() == 0 ? ""
+                                    : "; dropped " + mapping.droppedNeverStepped() + " buffers of encoder_k parameters"));
                 } else {
                     optimizerLine = "Optimizer: not imported (" + mapping.problem() + "); momentum restarts from zero";
                 }

@@ -47,26 +47,6 @@ final class MocoV3Export {
         }
         Map<String, HostTensor> saved = StateDictFiles.toHost(ckpt.tensors(Checkpoints.OPTIMIZER, manager));
         boolean adamw = cfg.optim().name().equals("adamw");
-        LinkedHashMap<Object, Object> state = new LinkedHashMap<>();
-        List<Object> ids = new ArrayList<>();
-        for (int i = 0; i < positions.size(); i++) {
-            ids.add((long) i);
-            String name = positions.get(i);
-            if (name == null) {
-                continue;
-            }
-            LinkedHashMap<String, Object> s = new LinkedHashMap<>();
-            if (adamw && saved.containsKey(name + ".exp_avg")) {
-                s.put("step", saved.get(name + ".step")); // a 0-dim float tensor, as torch 1.12+ saves it
-                s.put("exp_avg", saved.get(name + ".exp_avg"));
-                s.put("exp_avg_sq", saved.get(name + ".exp_avg_sq"));
-            } else if (!adamw && saved.containsKey(name)) {
-                s.put("mu", saved.get(name));
-            }
-            if (!s.isEmpty()) {
-                state.put((long) i, s);
-            }
-        }
         LinkedHashMap<String, Object> group = new LinkedHashMap<>();
         group.put("lr", cfg.optim().effectiveLr(cfg.train().batchSize()));
         if (adamw) {
@@ -84,10 +64,10 @@ final class MocoV3Export {
             group.put("momentum", cfg.optim().momentum());
             group.put("trust_coefficient", 0.001);
         }
-        group.put("params", ids);
-        LinkedHashMap<String, Object> optimizer = new LinkedHashMap<>();
-        optimizer.put("state", state);
-        optimizer.put("param_groups", List.of(group));
+        // AdamW's step is saved as a 0-dim float tensor, as torch 1.12+ saves it
+        Map<String, Object> optimizer = TorchOptimizerState.write(positions, saved,
+                adamw ? TorchOptimizerState.Slots.ADAMW : TorchOptimizerState.Slots.LARS, group);
+        int stepped = ((Map<?, ?>) optimizer.get("state")).size();
 
         LinkedHashMap<String, Object> file = new LinkedHashMap<>();
         file.put("epoch", (long) ckpt.progress().epoch());
@@ -98,7 +78,7 @@ final class MocoV3Export {
         TorchCheckpointWriter.write(out, file);
         lines.add(String.format(Locale.ROOT, "Wrote %s: official MoCo v3 checkpoint (epoch %d, arch %s; module.base_encoder,"
                         + " module.momentum_encoder, module.predictor, %s state of %d parameters)", out,
-                ckpt.progress().epoch(), cfg.model().arch(), adamw ? "AdamW" : "LARS", state.size()));
+                ckpt.progress().epoch(), cfg.model().arch(), adamw ? "AdamW" : "LARS", stepped));
         lines.add(String.format(Locale.ROOT, "Continue in PyTorch: python main_moco.py -a %s --moco-dim %d --moco-mlp-dim %d"
                         + " --moco-t %s --resume %s [--epochs, --lr, data and distributed options]", cfg.model().arch(),
                 cfg.model().dim(), cfg.model().predictorHidden(), cfg.moco().temperature(), out));

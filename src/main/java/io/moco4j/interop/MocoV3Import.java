@@ -10,6 +10,7 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.interop.MocoCheckpointLayout.ResNetShape;
 import io.moco4j.io.HostTensor;
 import io.moco4j.method.Encoders;
+import io.moco4j.method.HeadRules;
 import io.moco4j.method.MocoV3;
 import io.moco4j.model.Network;
 import io.moco4j.model.VitSpec;
@@ -90,7 +91,8 @@ final class MocoV3Import {
             throw new UserException("the moco-v3 checkpoint's base encoder is neither a ResNet (conv1.weight) nor a ViT"
                     + " (cls_token); the file is not a layout MoCo4J knows");
         }
-        String headPrefix = vit ? Encoders.VIT_HEAD_PREFIX : Encoders.RESNET_HEAD_PREFIX;
+        HeadRules rules = vit ? HeadRules.VIT : HeadRules.RESNET;
+        String headPrefix = rules.headPrefix();
         LinkedHashMap<String, HostTensor> backbone = new LinkedHashMap<>(base);
         backbone.keySet().removeIf(k -> k.startsWith(headPrefix));
         Map<String, String> arch = vit ? vitSettings(backbone, top.get("arch"), request.overrides())
@@ -98,12 +100,12 @@ final class MocoV3Import {
         int featureDim = Integer.parseInt(arch.remove("feature_dim"));
         String described = arch.remove("described");
         MlpShape projector = MlpShape.of(under(base, headPrefix), "projector (base_encoder." + headPrefix + ")");
-        if (!projector.lastBn()) {
+        if (projector.lastBn() != HeadRules.PROJECTOR_LAST_BN) {
             throw new UserException("the projector has no BatchNorm after its last layer; moco-v3's projectors have one"
                     + " (last_bn=True), so this is not a layout MoCo4J knows");
         }
         MlpShape pred = predictor.isEmpty() ? null : MlpShape.of(predictor, "predictor");
-        if (pred != null && (pred.layers() != 2 || pred.lastBn() != vit)) {
+        if (pred != null && (pred.layers() != HeadRules.PREDICTOR_LAYERS || pred.lastBn() != rules.predictorLastBn())) {
             throw new UserException("the predictor has " + pred.layers() + " layers" + (pred.lastBn() ? " and a last BN" : " and no last BN")
                     + "; moco-v3's predictor has 2 layers, with a last BN for a ViT (MoCo_ViT) and without for a ResNet");
         }
@@ -168,10 +170,11 @@ final class MocoV3Import {
                 shapes.put(MocoV3.PREDICTOR + n, predictor.get(n).shape());
             });
             String name = cfg.optim().name();
-            Map<String, String> slots = name.equals("adamw") ? ADAMW_SLOTS : LARS_SLOTS;
-            Object problem = optimizerState(optimizer, positions, shapes, slots, tensors);
-            long mapped = positions.stream().filter(n -> n != null && tensors.containsKey(Checkpoints.OPTIMIZER + n
-                    + slots.values().iterator().next())).count();
+            TorchOptimizerState.Slots slots = name.equals("adamw") ? TorchOptimizerState.Slots.ADAMW : TorchOptimizerState.Slots.LARS;
+            TorchOptimizerState.Mapping mapping = TorchOptimizerState.read(optimizer, positions, shapes, slots);
+            mapping.state().forEach((k, t) -> tensors.put(Checkpoints.OPTIMIZER + k, t));
+            String problem = mapping.problem();
+            long mapped = positions.stream().filter(n -> n != null && mapping.state().containsKey(slots.presenceSuffix(n))).count();
             optimizerLine = problem == null
                     ? "Optimizer: " + name + " state of " + mapped + " parameters mapped"
                             + (fromFile.isEmpty() ? "" : "; from the file: " + String.join(", ", fromFile))
@@ -260,19 +263,6 @@ final class MocoV3Import {
         }
     }
 
-    /** LARS keeps one momentum buffer {@code mu}; ours is named after the parameter. */
-    private static final Map<String, String> LARS_SLOTS = Map.of("mu", "");
-    /** torch.optim.AdamW's per-parameter state and our names for it. */
-    private static final Map<String, String> ADAMW_SLOTS;
-
-    static {
-        LinkedHashMap<String, String> adamw = new LinkedHashMap<>();
-        adamw.put("exp_avg", ".exp_avg");
-        adamw.put("exp_avg_sq", ".exp_avg_sq");
-        adamw.put("step", ".step");
-        ADAMW_SLOTS = java.util.Collections.unmodifiableMap(adamw);
-    }
-
     /** Model settings a user may still give on import (the file cannot tell them). */
     private static final java.util.Set<String> OVERRIDABLE = java.util.Set.of("model.zero_init_residual", "model.vit_heads",
             "model.stop_grad_conv1");
@@ -283,63 +273,6 @@ final class MocoV3Import {
             for (Object s : state.values()) {
                 if (s instanceof Map<?, ?> m) {
                     return m.containsKey("exp_avg") ? "adamw" : m.containsKey("mu") ? "lars" : null;
-                }
-            }
-        }
-        return null;
-    }
-
-    /**
-     * Maps torch's positional optimizer state ({@code state[position][slot]}) onto parameter names (null positions
-     * are the momentum encoder's, never stepped); returns a problem description, or null when done.
-     */
-    private static String optimizerState(Object optimizer, List<String> positions, Map<String, long[]> shapes,
-                                         Map<String, String> slots, Map<String, HostTensor> into) {
-        if (!(optimizer instanceof Map<?, ?> sd) || !(sd.get("state") instanceof Map<?, ?> state)
-                || !(sd.get("param_groups") instanceof List<?> groups) || groups.isEmpty()) {
-            return optimizer == null ? "the file has no optimizer state" : "'optimizer' is not a torch optimizer state dict";
-        }
-        List<Object> ids = new ArrayList<>();
-        for (Object g : groups) {
-            if (!(g instanceof Map<?, ?> group) || !(group.get("params") instanceof List<?> params)) {
-                return "an optimizer parameter group has no 'params' list";
-            }
-            ids.addAll(params);
-        }
-        if (ids.size() != positions.size()) {
-            return "the optimizer holds " + ids.size() + " parameters but the model has " + positions.size();
-        }
-        Map<String, HostTensor> found = new LinkedHashMap<>();
-        for (Map.Entry<?, ?> e : state.entrySet()) {
-            int pos = ids.indexOf(e.getKey());
-            if (pos < 0) {
-                return "optimizer state id " + e.getKey() + " is in no parameter group";
-            }
-            String name = positions.get(pos);
-            if (name == null || !(e.getValue() instanceof Map<?, ?> s)) {
-                continue;
-            }
-            for (Map.Entry<String, String> slot : slots.entrySet()) {
-                Object v = s.get(slot.getKey());
-                if (slot.getKey().equals("step")) {
-                    // torch 1.12+ keeps AdamW's step as a 0-dim float tensor, older versions as a number.
-                    float steps = v instanceof HostTensor t && t.numel() == 1 ? t.toFloatArray()[0]
-                            : v instanceof Number n ? n.floatValue() : Float.NaN;
-                    if (Float.isNaN(steps)) {
-                        return "the AdamW step of parameter " + pos + " (" + name + ") is missing";
-                    }
-                    found.put(name + slot.getValue(), HostTensor.ofFloats(new float[] {steps}));
-                } else if (!(v instanceof HostTensor t) || !Arrays.equals(t.shape(), shapes.get(name))) {
-                    return "the " + slot.getKey() + " of parameter " + pos + " (" + name + ") is not a tensor of its shape";
-                } else {
-                    found.put(name + slot.getValue(), t);
-                }
-            }
-        }
-        for (String name : positions) {
-            for (String suffix : slots.values()) {
-                if (name != null && found.containsKey(name + suffix)) {
-                    into.put(Checkpoints.OPTIMIZER + name + suffix, found.get(name + suffix));
                 }
             }
         }

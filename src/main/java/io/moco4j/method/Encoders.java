@@ -13,12 +13,8 @@ import io.moco4j.model.VisionTransformer;
 import io.moco4j.model.VitSpec;
 import io.moco4j.util.UserException;
 
-/** Builds the encoders (and the v3 predictor) a configuration describes. */
+/** Builds the encoders (and the v3 predictor) a configuration describes; v3's MLPs by {@link HeadRules}. */
 public final class Encoders {
-    /** The v1/v2 heads live inside the ResNet ({@code fc.*}); the v3 projector is attached under the same prefix. */
-    public static final String RESNET_HEAD_PREFIX = "fc.";
-    public static final String VIT_HEAD_PREFIX = "head.";
-
     private Encoders() {}
 
     /** The ResNet of a v1/v2 configuration, head included; for the v3 projector head the bare backbone. */
@@ -71,25 +67,25 @@ public final class Encoders {
                 named.mlpRatio(), m.stopGradConv1());
     }
 
-    /** Where the official MoCo v3 attaches the projector: {@code base_encoder.fc} (ResNet) or {@code .head} (ViT). */
+    /**
+     * Where the head sits: {@code fc.} in a ResNet (v1/v2 head, v3 projector), {@code head.} in a ViT, as the official
+     * MoCo v3 attaches the projector ({@link HeadRules}).
+     */
     public static String headPrefix(MocoConfig config) {
-        return isVit(config) ? VIT_HEAD_PREFIX : RESNET_HEAD_PREFIX;
+        return HeadRules.of(config).headPrefix();
     }
 
     /** moco-v3's projector: {@code build_mlp(layers, feature_dim, mlp_dim, dim, last_bn=True)}. */
     static MlpSpec projectorSpec(MocoConfig config, int featureDim) {
         MocoConfig.Model m = config.model();
         int hidden = m.headHidden() == 0 ? featureDim : m.headHidden();
-        return new MlpSpec(featureDim, hidden, m.dim(), m.headLayers(), true);
+        return new MlpSpec(featureDim, hidden, m.dim(), m.headLayers(), HeadRules.PROJECTOR_LAST_BN);
     }
 
-    /**
-     * moco-v3's predictor: {@code build_mlp(2, dim, mlp_dim, dim)}; MoCo_ResNet passes {@code last_bn=False},
-     * MoCo_ViT keeps the default {@code True}.
-     */
+    /** moco-v3's predictor: {@code build_mlp(2, dim, mlp_dim, dim, last_bn)}, last_bn by {@link HeadRules}. */
     static MlpSpec predictorSpec(MocoConfig config) {
         MocoConfig.Model m = config.model();
-        return new MlpSpec(m.dim(), m.predictorHidden(), m.dim(), 2, isVit(config));
+        return new MlpSpec(m.dim(), m.predictorHidden(), m.dim(), HeadRules.PREDICTOR_LAYERS, HeadRules.of(config).predictorLastBn());
     }
 
     static Encoder withProjector(Encoder backbone, MocoConfig config, NDManager manager, long seed) {

@@ -21,7 +21,7 @@ public final class MethodFactory {
         try {
             Encoder q = track(made, Encoders.create(cfg, root, seed));
             Encoder k = track(made, Encoders.create(cfg, root, seed));
-            if (cfg.usesQueue()) {
+            if (cfg.version() < 3) { // v1/v2: MocoV1V2 with its queue
                 KeyQueue queue = track(made, KeyQueue.random(root, cfg.moco().queueSize(), cfg.model().dim(), seed + 1));
                 Networks.copy(q, k); // the key encoder starts as an exact copy, as in the paper
                 return new MocoV1V2(q, k, queue, shuffler(cfg), cfg.moco().temperature(), cfg.moco().symmetric(), cfg.version());
@@ -42,7 +42,7 @@ public final class MethodFactory {
             Encoder q = track(made, Encoders.create(cfg, root, seed));
             Encoder k = track(made, Encoders.create(cfg, root, seed));
             MomentumContrast moco;
-            if (cfg.usesQueue()) {
+            if (cfg.version() < 3) { // v1/v2: MocoV1V2 with its queue
                 KeyQueue queue = track(made, KeyQueue.restore(root, ckpt.queue(tmp), ckpt.queuePointer()));
                 moco = new MocoV1V2(q, k, queue, shuffler(cfg), cfg.moco().temperature(), cfg.moco().symmetric(), cfg.version());
             } else {

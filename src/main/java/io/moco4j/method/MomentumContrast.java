@@ -141,9 +141,6 @@ public abstract class MomentumContrast implements AutoCloseable {
         return Map.of();
     }
 
-    /** Restores {@link #extraState()} and {@link #counters()} from a checkpoint (networks are loaded by the caller). */
-    protected void restoreExtra(Map<String, NDArray> tensors, Map<String, Long> counters, NDManager manager) {}
-
     /** The MoCo version this method implements (1 and 2 share {@link MocoV1V2}). */
     public abstract int version();
 

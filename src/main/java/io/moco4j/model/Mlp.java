@@ -17,28 +17,15 @@ import java.util.Map;
  * gradients (see {@link Networks#setRequiresGradient}). Every BatchNorm1d normalises over the whole batch given to
  * one forward (moco-v3 runs each view as its own forward).
  */
-public final class Mlp implements Network {
+public final class Mlp extends StateNetwork {
     private final MlpSpec spec;
-    private final NDManager manager;
-    private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
-    private final LinkedHashMap<String, NDArray> parameters = new LinkedHashMap<>();
-    private final LinkedHashMap<String, NDArray> buffers = new LinkedHashMap<>();
     private final List<NDArray> weights = new ArrayList<>();
     private final List<BatchNorm1d> norms = new ArrayList<>(); // after layer l; null after the last without lastBn
 
     private Mlp(MlpSpec spec, NDManager manager, long seed, String initPrefix) {
+        super(manager, spec.layout(), seed, initPrefix); // drawn as the bigger network ("fc.", "predictor.") would
         this.spec = spec;
-        this.manager = manager;
-        for (StateSlot slot : spec.layout()) {
-            // the random stream is keyed by initPrefix + key, so an MLP inside a bigger network ("fc.", "predictor.")
-            // draws what that network would draw for its full key
-            StateSlot stream = new StateSlot(initPrefix + slot.key(), slot.shape(), slot.init(), slot.scale(),
-                    slot.parameter());
-            NDArray a = StateInitializer.create(stream, manager, seed);
-            a.setName(slot.key());
-            state.put(slot.key(), a);
-            (slot.parameter() ? parameters : buffers).put(slot.key(), a);
-        }
+        Map<String, NDArray> state = stateView();
         int[] linear = spec.linearIndices();
         for (int l = 0; l < spec.layers(); l++) {
             weights.add(state.get(linear[l] + ".weight"));
@@ -58,13 +45,7 @@ public final class Mlp implements Network {
      * {@code initPrefix + key} (e.g. {@code "predictor."}), so two MLPs of one model built from one seed differ.
      */
     public static Mlp create(MlpSpec spec, NDManager parent, long seed, String initPrefix) {
-        NDManager m = parent.newSubManager(parent.getDevice());
-        try {
-            return new Mlp(spec, m, seed, initPrefix);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        return inChildManager(parent, m -> new Mlp(spec, m, seed, initPrefix));
     }
 
     /** (N, inDim) to (N, outDim), attached to {@code x}'s manager. */
@@ -103,41 +84,16 @@ public final class Mlp implements Network {
         return spec;
     }
 
-    @Override
-    public LinkedHashMap<String, NDArray> parameters() {
-        return new LinkedHashMap<>(parameters);
-    }
-
-    @Override
-    public LinkedHashMap<String, NDArray> buffers() {
-        return new LinkedHashMap<>(buffers);
-    }
-
-    @Override
-    public LinkedHashMap<String, NDArray> stateDict() {
-        return new LinkedHashMap<>(state);
-    }
-
     /**
      * Copies values into this MLP's tensors (in place). A shape mismatch is always an error; missing and unexpected
      * keys only with {@code strict}. Values are converted to each tensor's dtype.
      */
     @Override
     public void loadStateDict(Map<String, NDArray> source, boolean strict) {
-        StateDicts.load(state, source, strict, "an MLP of " + spec.layers() + " layers"
+        load(source, strict, "an MLP of " + spec.layers() + " layers"
                         + (spec.lastBn() ? " with the last BN" : " without the last BN"),
                 "check the number of layers, last-BN setting and key prefixes, or load non-strictly",
                 "check the MLP's input, hidden and output dimensions");
-    }
-
-    @Override
-    public NDManager manager() {
-        return manager;
-    }
-
-    @Override
-    public void close() {
-        manager.close();
     }
 
     @Override

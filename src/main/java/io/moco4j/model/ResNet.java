@@ -21,12 +21,8 @@ import java.util.Map;
  * sub-manager frees them. Parameters start without gradients; call
  * {@link Networks#setRequiresGradient(Network, boolean)} for the encoder that is trained.
  */
-public final class ResNet implements Encoder {
+public final class ResNet extends StateNetwork implements Encoder {
     private final ResNetSpec spec;
-    private final NDManager manager;
-    private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
-    private final LinkedHashMap<String, NDArray> parameters = new LinkedHashMap<>();
-    private final LinkedHashMap<String, NDArray> buffers = new LinkedHashMap<>();
     private final NDArray stemConv;
     private final BatchNorm2d stemBn;
     private final List<ResidualBlock> blocks = new ArrayList<>();
@@ -34,15 +30,10 @@ public final class ResNet implements Encoder {
     private int bnSplits;
 
     private ResNet(ResNetSpec spec, NDManager manager, long seed) {
+        super(manager, spec.layout(), seed, "");
         this.spec = spec;
-        this.manager = manager;
         this.bnSplits = spec.bnSplits();
-        for (StateSlot slot : spec.layout()) {
-            NDArray a = StateInitializer.create(slot, manager, seed);
-            a.setName(slot.key());
-            state.put(slot.key(), a);
-            (slot.parameter() ? parameters : buffers).put(slot.key(), a);
-        }
+        Map<String, NDArray> state = stateView();
         stemConv = state.get("conv1.weight");
         stemBn = BatchNorm2d.of(state, "bn1");
         int[] counts = spec.blocksPerStage();
@@ -67,13 +58,7 @@ public final class ResNet implements Encoder {
      * child manager of {@code parent}, on {@code parent}'s device.
      */
     public static ResNet create(ResNetSpec spec, NDManager parent, long seed) {
-        NDManager m = parent.newSubManager(parent.getDevice());
-        try {
-            return new ResNet(spec, m, seed);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        return inChildManager(parent, m -> new ResNet(spec, m, seed));
     }
 
     /** Head output (pooled features when the head is NONE), attached to {@code x}'s manager. */
@@ -144,36 +129,12 @@ public final class ResNet implements Encoder {
         return spec.withBnSplits(bnSplits);
     }
 
-    public int batchNormSplits() {
-        return bnSplits;
-    }
-
     /** Number of BatchNorm groups used in training forwards from now on (1 = plain BN). */
     public void setBatchNormSplits(int s) {
         if (s < 1) {
             throw new UserException("bn-splits must be >= 1 (1 = plain BatchNorm), got " + s);
         }
         bnSplits = s;
-    }
-
-    @Override
-    public LinkedHashMap<String, NDArray> parameters() {
-        return new LinkedHashMap<>(parameters);
-    }
-
-    @Override
-    public LinkedHashMap<String, NDArray> buffers() {
-        return new LinkedHashMap<>(buffers);
-    }
-
-    @Override
-    public LinkedHashMap<String, NDArray> stateDict() {
-        return new LinkedHashMap<>(state);
-    }
-
-    /** Read-only view of the state (no copy of the map); the tensors are the live ones. */
-    Map<String, NDArray> stateView() {
-        return Collections.unmodifiableMap(state);
     }
 
     /**
@@ -187,19 +148,9 @@ public final class ResNet implements Encoder {
             throw new UserException("the state dict is a Vision Transformer's (cls_token, pos_embed) but the model is"
                     + " ResNet-" + spec.depth() + "; choose a ViT backbone for this checkpoint or a ResNet checkpoint");
         }
-        StateDicts.load(state, source, strict, "ResNet-" + spec.depth() + " with head " + spec.head().kind(),
+        load(source, strict, "ResNet-" + spec.depth() + " with head " + spec.head().kind(),
                 "check depth, head and key prefixes, or load non-strictly",
                 "check depth, width, stem and head settings");
-    }
-
-    @Override
-    public NDManager manager() {
-        return manager;
-    }
-
-    @Override
-    public void close() {
-        manager.close();
     }
 
     @Override

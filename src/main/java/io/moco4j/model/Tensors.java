@@ -2,7 +2,6 @@ package io.moco4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
-import java.util.Arrays;
 
 /** Small tensor helpers shared by the model classes (and the collectives, which copy into gradients). */
 public final class Tensors {
@@ -43,9 +42,5 @@ public final class Tensors {
                 s.close();
             }
         }
-    }
-
-    static String shapeString(long[] shape) {
-        return Arrays.toString(shape);
     }
 }

@@ -39,12 +39,10 @@ import org.slf4j.LoggerFactory;
  * embedding is recomputed for that grid (logged once per grid) and cached. Memory: parameters live in this
  * network's manager; forward results and temporaries in the input's manager, so a per-step sub-manager frees them.
  */
-public final class VisionTransformer implements Encoder {
+public final class VisionTransformer extends StateNetwork implements Encoder {
     private static final Logger LOG = LoggerFactory.getLogger(VisionTransformer.class);
 
     private final VitSpec spec;
-    private final NDManager manager;
-    private final LinkedHashMap<String, NDArray> state = new LinkedHashMap<>();
     private final LinkedHashMap<String, NDArray> trainable = new LinkedHashMap<>();
     private final LinkedHashMap<String, NDArray> frozen = new LinkedHashMap<>();
     private final NDArray clsToken;
@@ -57,14 +55,10 @@ public final class VisionTransformer implements Encoder {
     private final Map<String, NDArray> otherGrids = new HashMap<>();
 
     private VisionTransformer(VitSpec spec, NDManager manager, long seed) {
+        super(manager, spec.layout(), seed, ""); // every slot an nn.Parameter: no buffers
         this.spec = spec;
-        this.manager = manager;
-        for (StateSlot slot : spec.layout()) {
-            NDArray a = StateInitializer.create(slot, manager, seed);
-            a.setName(slot.key());
-            state.put(slot.key(), a);
-            (spec.isFrozen(slot.key()) ? frozen : trainable).put(slot.key(), a);
-        }
+        Map<String, NDArray> state = stateView();
+        state.forEach((key, a) -> (spec.isFrozen(key) ? frozen : trainable).put(key, a));
         clsToken = state.get("cls_token");
         posEmbed = state.get("pos_embed");
         patchWeight = state.get("patch_embed.proj.weight");
@@ -81,13 +75,7 @@ public final class VisionTransformer implements Encoder {
      * {@code parent}, on {@code parent}'s device.
      */
     public static VisionTransformer create(VitSpec spec, NDManager parent, long seed) {
-        NDManager m = parent.newSubManager(parent.getDevice());
-        try {
-            return new VisionTransformer(spec, m, seed);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        return inChildManager(parent, m -> new VisionTransformer(spec, m, seed));
     }
 
     /** The cls feature (N, D), the same as {@link #features}: this backbone has no head of its own. */
@@ -143,7 +131,7 @@ public final class VisionTransformer implements Encoder {
                 LOG.info("{} built for {} px ({}x{} patches) runs on {}x{} px images: using the fixed sin-cos position "
                                 + "embedding recomputed for the {} grid", spec, spec.imageSize(), built, built,
                         rows * spec.patchSize(), cols * spec.patchSize(), key);
-                e = SinCosPositionEmbedding.create(manager, rows, cols, spec.width());
+                e = SinCosPositionEmbedding.create(manager(), rows, cols, spec.width());
                 otherGrids.put(key, e);
             }
             return e;
@@ -186,12 +174,6 @@ public final class VisionTransformer implements Encoder {
         return spec.featureDim();
     }
 
-    /** Every {@code nn.Parameter} of the official model (the whole state), in state_dict order. */
-    @Override
-    public LinkedHashMap<String, NDArray> parameters() {
-        return new LinkedHashMap<>(state);
-    }
-
     /** The parameters with {@code requires_grad=True} in the official model, in state_dict order. */
     @Override
     public LinkedHashMap<String, NDArray> trainableParameters() {
@@ -201,22 +183,6 @@ public final class VisionTransformer implements Encoder {
     /** {@link #parameters()} that are never trained: {@code pos_embed}, and the patch conv with stop-grad. */
     public LinkedHashMap<String, NDArray> frozenParameters() {
         return new LinkedHashMap<>(frozen);
-    }
-
-    /** None: timm's ViT has no buffers. */
-    @Override
-    public LinkedHashMap<String, NDArray> buffers() {
-        return new LinkedHashMap<>();
-    }
-
-    @Override
-    public LinkedHashMap<String, NDArray> stateDict() {
-        return new LinkedHashMap<>(state);
-    }
-
-    /** Read-only view of the state (no copy of the map); the tensors are the live ones. */
-    Map<String, NDArray> stateView() {
-        return Collections.unmodifiableMap(state);
     }
 
     /**
@@ -237,19 +203,9 @@ public final class VisionTransformer implements Encoder {
                     + " about " + side + "-px images; build the model with that image size (it still runs on other"
                     + " sizes, recomputing the embedding)");
         }
-        StateDicts.load(state, source, strict, spec.toString(),
+        load(source, strict, spec.toString(),
                 "check width, depth and key prefixes (strip module.* and head.*), or load non-strictly",
                 "check width, depth, heads, patch size and MLP ratio");
-    }
-
-    @Override
-    public NDManager manager() {
-        return manager;
-    }
-
-    @Override
-    public void close() {
-        manager.close();
     }
 
     @Override

@@ -1,12 +1,11 @@
 package io.moco4j.optim;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.moco4j.util.UserException;
-import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -33,29 +32,20 @@ import java.util.Map;
  * step count used for bias correction is mirrored on the host, so a step needs no device-to-host read. Memory as
  * {@link Sgd}: state in this optimizer's own manager on the parameters' device, the parameters updated in place
  * through detached views (no autograd graph), and each parameter's temporaries in a sub-manager closed right after
- * its update, so a step's extra memory is a few copies of the largest parameter, not of the whole model.
+ * its update, so a step's extra memory is a few copies of the largest parameter, not of the whole model. The life
+ * cycle (state manager, step loop, restore, close) is {@link NamedStateOptimizer}'s.
  */
-public final class AdamW implements Optimizer {
+public final class AdamW extends NamedStateOptimizer {
     private static final String EXP_AVG = ".exp_avg";
     private static final String EXP_AVG_SQ = ".exp_avg_sq";
     private static final String STEP = ".step";
 
     private final AdamWConfig config;
-    private final Map<String, Slot> slots = new LinkedHashMap<>();
-    private final Map<String, NDArray> view = new LinkedHashMap<>();
-    private NDManager stateManager;
-    private long stepCount;
-    private boolean closed;
-
-    /** One parameter's state; {@code steps} mirrors the {@code step} tensor on the host. */
-    private static final class Slot {
-        NDArray expAvg;
-        NDArray expAvgSq;
-        NDArray step;
-        long steps;
-    }
+    /** Each stepped parameter's step count, mirroring its {@code step} tensor on the host. */
+    private final Map<String, Long> steps = new HashMap<>();
 
     public AdamW(AdamWConfig config) {
+        super("AdamW");
         this.config = config;
     }
 
@@ -64,104 +54,42 @@ public final class AdamW implements Optimizer {
     }
 
     @Override
-    public void step(Map<String, NDArray> params, double lr) {
-        ensureOpen();
-        if (!(lr >= 0) || Double.isInfinite(lr)) {
-            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
-        }
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            NDArray param = e.getValue();
-            if (param.hasGradient()) {
-                ensureStateManager(param.getDevice());
-                try (NDManager tmp = stateManager.newSubManager(param.getDevice())) {
-                    update(e.getKey(), param, lr, tmp);
-                }
+    void update(String name, NDArray param, double lr, NDManager stepManager) {
+        try (NDManager tmp = stepManager.newSubManager(param.getDevice())) { // this parameter's temporaries only
+            NDArray grad = param.getGradient();
+            grad.attach(tmp);
+            NDArray data = param.stopGradient(); // shares storage: in-place ops update the parameter, no graph
+            data.attach(tmp);
+            NDArray expAvg = buffer(name + EXP_AVG, param);
+            if (expAvg == null) {
+                expAvg = keep(name + EXP_AVG, stateManager().zeros(param.getShape(), param.getDataType(), param.getDevice()));
+                keep(name + EXP_AVG_SQ, stateManager().zeros(param.getShape(), param.getDataType(), param.getDevice()));
+                keep(name + STEP, stateManager().zeros(new Shape(), DataType.FLOAT32, param.getDevice()));
             }
+            NDArray expAvgSq = buffer(name + EXP_AVG_SQ, param);
+            NDArray step = stateOn(name + STEP, param.getDevice());
+            long s = steps.merge(name, 1L, Long::sum);
+            try (NDArray one = tmp.create(1f)) {
+                step.addi(one);
+            }
+            // float scalars: torch casts its Python-float multipliers to the tensor's dtype
+            data.muli((float) (1 - lr * config.weightDecay()));
+            expAvg.muli((float) config.beta1()).addi(grad.mul((float) (1 - config.beta1())));
+            expAvgSq.muli((float) config.beta2()).addi(grad.mul(grad).muli((float) (1 - config.beta2())));
+            double biasCorrection1 = 1 - Math.pow(config.beta1(), s);
+            double biasCorrection2 = 1 - Math.pow(config.beta2(), s);
+            double stepSize = lr / biasCorrection1;
+            NDArray denom = inStep(expAvgSq.sqrt(), tmp).divi((float) Math.sqrt(biasCorrection2)).addi((float) config.eps());
+            data.subi(inStep(expAvg.div(denom), tmp).muli((float) stepSize));
         }
-        stepCount++;
-    }
-
-    private void update(String name, NDArray param, double lr, NDManager tmp) {
-        NDArray grad = param.getGradient();
-        grad.attach(tmp);
-        NDArray data = param.stopGradient(); // shares storage: in-place ops update the parameter, no graph
-        data.attach(tmp);
-        Slot s = slotFor(name, param);
-        s.steps++;
-        try (NDArray one = tmp.create(1f)) {
-            s.step.addi(one);
-        }
-        // float scalars: torch casts its Python-float multipliers to the tensor's dtype
-        data.muli((float) (1 - lr * config.weightDecay()));
-        s.expAvg.muli((float) config.beta1()).addi(grad.mul((float) (1 - config.beta1())));
-        s.expAvgSq.muli((float) config.beta2()).addi(grad.mul(grad).muli((float) (1 - config.beta2())));
-        double biasCorrection1 = 1 - Math.pow(config.beta1(), s.steps);
-        double biasCorrection2 = 1 - Math.pow(config.beta2(), s.steps);
-        double stepSize = lr / biasCorrection1;
-        NDArray denom = inStep(s.expAvgSq.sqrt(), tmp).divi((float) Math.sqrt(biasCorrection2)).addi((float) config.eps());
-        data.subi(inStep(s.expAvg.div(denom), tmp).muli((float) stepSize));
-    }
-
-    /** Results of ops whose first operand is a state tensor attach to the state manager; move them to the step. */
-    private static NDArray inStep(NDArray temporary, NDManager tmp) {
-        temporary.attach(tmp);
-        return temporary;
-    }
-
-    private Slot slotFor(String name, NDArray param) {
-        Slot s = slots.get(name);
-        if (s == null) {
-            s = new Slot();
-            s.expAvg = stateManager.zeros(param.getShape(), param.getDataType(), param.getDevice());
-            s.expAvgSq = stateManager.zeros(param.getShape(), param.getDataType(), param.getDevice());
-            s.step = stateManager.zeros(new Shape(), DataType.FLOAT32, param.getDevice());
-            put(name, s);
-            return s;
-        }
-        if (!s.expAvg.getShape().equals(param.getShape()) || !s.expAvgSq.getShape().equals(param.getShape())) {
-            throw new UserException("optimizer state for '" + name + "' has shape " + s.expAvg.getShape()
-                    + " but the parameter has shape " + param.getShape()
-                    + "; the checkpoint was saved for a different model, start without its optimizer state");
-        }
-        if (!s.expAvg.getDevice().equals(param.getDevice())) {
-            s.expAvg = moved(s.expAvg, param.getDevice());
-            s.expAvgSq = moved(s.expAvgSq, param.getDevice());
-            s.step = moved(s.step, param.getDevice());
-            put(name, s);
-        }
-        return s;
-    }
-
-    private NDArray moved(NDArray a, Device device) {
-        NDArray m = a.toDevice(device, true);
-        m.attach(stateManager);
-        a.close();
-        return m;
-    }
-
-    private void put(String name, Slot s) {
-        slots.put(name, s);
-        view.put(name + EXP_AVG, s.expAvg);
-        view.put(name + EXP_AVG_SQ, s.expAvgSq);
-        view.put(name + STEP, s.step);
     }
 
     /**
-     * Live view of the state: per stepped parameter {@code <name>.exp_avg}, {@code <name>.exp_avg_sq} and
-     * {@code <name>.step}, in the order parameters were first stepped. Copy the arrays to keep them.
+     * Every parameter needs all three entries ({@code <name>.exp_avg}, {@code .exp_avg_sq}, {@code .step}); they are
+     * kept in that order per parameter, in the order parameters first appear.
      */
     @Override
-    public Map<String, NDArray> state() {
-        return Collections.unmodifiableMap(view);
-    }
-
-    /**
-     * Replaces the state with copies of {@code state} (as {@link #state()} returned it, or read back from a
-     * checkpoint): every parameter needs all three entries. Continuing gives exactly the uninterrupted trajectory.
-     */
-    @Override
-    public void loadState(Map<String, NDArray> state) {
-        ensureOpen();
+    Map<String, NDArray> checkedState(Map<String, NDArray> state) {
         Map<String, NDArray[]> byParam = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : state.entrySet()) {
             String k = e.getKey();
@@ -173,6 +101,7 @@ public final class AdamW implements Optimizer {
             String name = k.substring(0, k.length() - (which == 0 ? EXP_AVG : which == 1 ? EXP_AVG_SQ : STEP).length());
             byParam.computeIfAbsent(name, n -> new NDArray[3])[which] = e.getValue();
         }
+        Map<String, NDArray> ordered = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray[]> e : byParam.entrySet()) {
             NDArray[] t = e.getValue();
             if (t[0] == null || t[1] == null || t[2] == null) {
@@ -184,74 +113,31 @@ public final class AdamW implements Optimizer {
                         + ", exp_avg_sq " + t[1].getShape() + " and step " + t[2].getShape()
                         + "; the saved optimizer state is corrupt, start without it");
             }
+            ordered.put(e.getKey() + EXP_AVG, t[0]);
+            ordered.put(e.getKey() + EXP_AVG_SQ, t[1]);
+            ordered.put(e.getKey() + STEP, t[2]);
         }
-        clear();
-        for (Map.Entry<String, NDArray[]> e : byParam.entrySet()) {
-            NDArray[] t = e.getValue();
-            ensureStateManager(t[0].getDevice());
-            Slot s = new Slot();
-            s.expAvg = copy(t[0]);
-            s.expAvgSq = copy(t[1]);
-            try (NDArray steps = t[2].toType(DataType.FLOAT64, true)) {
-                s.steps = Math.round(steps.reshape(1).getDouble(0));
-            }
-            s.step = stateManager.zeros(new Shape(), DataType.FLOAT32, t[0].getDevice());
-            s.step.addi((float) s.steps);
-            put(e.getKey(), s);
-        }
+        return ordered;
     }
 
-    private NDArray copy(NDArray source) {
-        NDArray c = source.duplicate(); // toDevice(sameDevice, true) may alias in DJL
-        c.attach(stateManager);
-        return c;
+    /** A saved step (any dtype, one element) becomes a float32 scalar, as torch 1.13 keeps it, mirrored on the host. */
+    @Override
+    NDArray restored(String key, NDArray source, NDManager manager) {
+        if (!key.endsWith(STEP)) {
+            return super.restored(key, source, manager);
+        }
+        long s;
+        try (NDArray asDouble = source.toType(DataType.FLOAT64, true)) {
+            s = Math.round(asDouble.reshape(1).getDouble(0));
+        }
+        steps.put(key.substring(0, key.length() - STEP.length()), s);
+        NDArray step = manager.zeros(new Shape(), DataType.FLOAT32, source.getDevice());
+        step.addi((float) s);
+        return step;
     }
 
     @Override
-    public long stepCount() {
-        return stepCount;
-    }
-
-    @Override
-    public void setStepCount(long steps) {
-        if (steps < 0) {
-            throw new IllegalArgumentException("step count must be >= 0, got " + steps);
-        }
-        stepCount = steps;
-    }
-
-    private void ensureStateManager(Device device) {
-        if (stateManager == null) {
-            stateManager = NDManager.newBaseManager(device);
-        }
-    }
-
-    private void clear() {
-        for (Slot s : slots.values()) {
-            s.expAvg.close();
-            s.expAvgSq.close();
-            s.step.close();
-        }
-        slots.clear();
-        view.clear();
-    }
-
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("this AdamW optimizer is closed");
-        }
-    }
-
-    /** Frees the state. */
-    @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            slots.clear();
-            view.clear();
-            if (stateManager != null) {
-                stateManager.close();
-            }
-        }
+    void cleared() {
+        steps.clear();
     }
 }

@@ -24,7 +24,7 @@ import ai.djl.ndarray.NDManager;
  * {@code grad is None}; a trained parameter that took no part in the backward pass has a zero gradient in DJL and
  * is stepped, as torch does after {@code zero_grad(set_to_none=False)}.
  */
-public final class Lars extends MomentumBufferOptimizer {
+public final class Lars extends NamedStateOptimizer {
     private final LarsConfig config;
 
     public Lars(LarsConfig config) {

@@ -24,7 +24,7 @@ import java.util.Map;
  * parameter that received no backward pass as having a zero gradient, so it still gets weight decay
  * and momentum, as torch does after {@code zero_grad(set_to_none=False)}.
  */
-public final class Sgd extends MomentumBufferOptimizer {
+public final class Sgd extends NamedStateOptimizer {
     private final SgdConfig config;
     private final WeightDecayRule decayRule;
 

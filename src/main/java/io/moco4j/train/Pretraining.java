@@ -137,7 +137,7 @@ public final class Pretraining {
                         describe(cfg), data.description(), data.train().size(), cfg.train().epochs(), loader.batchesPerEpoch(),
                         request.device(), dir.root());
             }
-            if (cfg.usesQueue()) {
+            if (cfg.hasQueue()) {
                 QueueCoverage.warning(cfg.moco().queueSize(), cfg.keysPerStep(), loader.batchesPerEpoch(), data.train().size())
                         .ifPresent(w -> request.out().println("Warning: " + w));
             }
@@ -150,7 +150,7 @@ public final class Pretraining {
                 ? String.format(Locale.ROOT, "%s, %s head", Encoders.vitSpec(cfg), cfg.model().head())
                 : String.format(Locale.ROOT, "%s%s x%.2f, %s head", cfg.model().arch(),
                         cfg.model().cifarStem() ? " (CIFAR stem)" : "", cfg.model().width(), cfg.model().head());
-        if (!cfg.usesQueue()) {
+        if (cfg.version() >= 3) {
             return String.format(Locale.ROOT, "MoCo v3: %s, predictor %d, m %.4g%s, T %.3g, %s, batch %d", model,
                     cfg.model().predictorHidden(), cfg.moco().momentum(), cfg.moco().momentumCosine() ? " (cosine to 1)" : "",
                     cfg.moco().temperature(), cfg.optim().name(), cfg.train().batchSize());

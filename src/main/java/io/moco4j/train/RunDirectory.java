@@ -46,11 +46,4 @@ public record RunDirectory(Path root) {
         }
     }
 
-    /** Checks a run directory can be resumed. */
-    public void requireResumable() {
-        if (!Files.isRegularFile(lastCheckpoint())) {
-            throw new UserException("nothing to resume in " + root + ": " + lastCheckpoint()
-                    + " does not exist; start a new run without --resume");
-        }
-    }
 }

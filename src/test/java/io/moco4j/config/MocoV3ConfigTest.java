@@ -17,7 +17,7 @@ class MocoV3ConfigTest {
     void theResNet50RecipesAreConfigMds() {
         MocoConfig r50 = ConfigLoader.defaults().preset("moco-v3-r50").build();
         assertEquals(3, r50.version());
-        assertFalse(r50.usesQueue());
+        assertFalse(r50.hasQueue());
         assertEquals("resnet50", r50.model().arch());
         assertTrue(r50.model().zeroInitResidual());
         assertEquals("projector", r50.model().head());

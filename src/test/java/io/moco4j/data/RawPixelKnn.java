@@ -61,17 +61,4 @@ final class RawPixelKnn {
             return 100.0 * correct / test.size();
         }
     }
-
-    /** Prints raw-pixel kNN accuracy of the generated set: {@code RawPixelKnn [train] [test] [size]}. */
-    public static void main(String[] args) throws IOException {
-        int trainCount = args.length > 0 ? Integer.parseInt(args[0]) : 5000;
-        int testCount = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
-        int size = args.length > 2 ? Integer.parseInt(args[2]) : 32;
-        GeneratedScenes train = GeneratedScenes.train(trainCount, 0, size);
-        GeneratedScenes test = GeneratedScenes.test(testCount, 0, size);
-        long t0 = System.nanoTime();
-        double acc = accuracy(train, test, 20, 10);
-        System.out.printf("raw-pixel kNN (cosine, k=20) on GeneratedScenes %d train / %d test, %dx%d: %.1f%% (%.1f s)%n",
-                trainCount, testCount, size, size, acc, (System.nanoTime() - t0) / 1e9);
-    }
 }

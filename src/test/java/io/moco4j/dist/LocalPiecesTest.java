@@ -33,9 +33,9 @@ class LocalPiecesTest {
     void onlyContiguousCpuArraysAreReducedInTheirOwnMemory() {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray a = m.arange(6f).reshape(2, 3);
-            assertTrue(HostStaged.isView(a, a.toByteBuffer(true)));
+            assertTrue(BufferCollectives.isView(a, a.toByteBuffer(true)));
             NDArray t = a.transpose();
-            assertFalse(HostStaged.isView(t, t.toByteBuffer(true)));
+            assertFalse(BufferCollectives.isView(t, t.toByteBuffer(true)));
         }
     }
 

@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
  * repeat the local data, broadcasts keep it. A data-parallel step on batch X through these collectives must then
  * equal the single-process step on [X; X] (for code whose ranks only meet in collectives).
  */
-final class MirroredRanks extends HostStaged {
+final class MirroredRanks extends BufferCollectives {
     @Override
     public int rank() {
         return 0;

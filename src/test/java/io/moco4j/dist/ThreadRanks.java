@@ -12,7 +12,7 @@ import java.util.concurrent.TimeoutException;
  * returns one {@link Collectives} per rank; each rank's thread calls them as an MPI rank would. Sums run in
  * rank order (as Open MPI's on two ranks), so results are identical on every rank.
  */
-final class ThreadRanks extends HostStaged {
+final class ThreadRanks extends BufferCollectives {
     private final Shared shared;
     private final int rank;
 

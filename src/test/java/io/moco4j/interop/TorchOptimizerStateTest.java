@@ -24,7 +24,11 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** torch SGD state dicts (positions) to and from MoCo4J momentum buffers (names), against tools/golden/moco_official.py. */
+/**
+ * torch optimizer state dicts (positions) to and from MoCo4J optimizer state (names): SGD against
+ * tools/golden/moco_official.py, LARS and AdamW by round trip (their real files: MocoV3InteropTest, VitInteropTest).
+ */
+@SuppressWarnings("unchecked")
 class TorchOptimizerStateTest {
     static Object checkpoint;
     static LinkedHashMap<String, long[]> params = new LinkedHashMap<>();
@@ -48,12 +52,12 @@ class TorchOptimizerStateTest {
     void officialPositionsMapToParameterNames() {
         TorchOptimizerState.Mapping m = TorchOptimizerState.momentumBuffers(optimizer(), params, params.size());
         assertTrue(m.mapped(), m.problem());
-        assertEquals(params.size(), m.buffers().size(), "every query parameter was stepped");
-        assertEquals(0, m.droppedKeyEncoderBuffers(), "key encoder parameters have no gradient, hence no state");
-        assertEquals(new ArrayList<>(params.keySet()), new ArrayList<>(m.buffers().keySet()), "parameter order kept");
+        assertEquals(params.size(), m.state().size(), "every query parameter was stepped");
+        assertEquals(0, m.droppedNeverStepped(), "key encoder parameters have no gradient, hence no state");
+        assertEquals(new ArrayList<>(params.keySet()), new ArrayList<>(m.state().keySet()), "parameter order kept");
         Map<String, NpyArray> want = Golden.npz("moco_official/moco_v1_trained_expected.npz");
         for (String name : List.of("conv1.weight", "fc.bias", "layer3.0.downsample.1.weight", "layer4.1.bn2.weight")) {
-            assertArrayEquals(want.get("momentum." + name).toFloatArray(), m.buffers().get(name).toFloatArray(), name);
+            assertArrayEquals(want.get("momentum." + name).toFloatArray(), m.state().get(name).toFloatArray(), name);
         }
         assertEquals(0.9, ((Number) m.settings().get("momentum")).doubleValue());
         assertEquals(1e-4, ((Number) m.settings().get("weight_decay")).doubleValue());
@@ -66,14 +70,14 @@ class TorchOptimizerStateTest {
         Map<String, HostTensor> some = new LinkedHashMap<>();
         List<String> names = new ArrayList<>(params.keySet());
         for (int i = 0; i < names.size(); i += 3) {
-            some.put(names.get(i), m.buffers().get(names.get(i)));
+            some.put(names.get(i), m.state().get(names.get(i)));
         }
         Map<String, Object> sd = TorchOptimizerState.sgdStateDict(names, names.size(), some, 0.03, 0.9, 1e-4, false);
         List<?> ids = (List<?>) ((Map<?, ?>) ((List<?>) sd.get("param_groups")).get(0)).get("params");
         assertEquals(2 * names.size(), ids.size(), "one group over encoder_q then encoder_k parameters");
         TorchOptimizerState.Mapping back = TorchOptimizerState.momentumBuffers(sd, params, params.size());
         assertTrue(back.mapped(), back.problem());
-        assertEquals(some, back.buffers());
+        assertEquals(some, back.state());
     }
 
     @Test
@@ -88,7 +92,7 @@ class TorchOptimizerStateTest {
         TorchOptimizerState.Mapping m = TorchOptimizerState.momentumBuffers(bad, params, params.size());
         assertFalse(m.mapped());
         assertTrue(m.problem().contains("has shape [4]") && m.problem().contains(names.get(0)), m.problem());
-        assertTrue(m.buffers().isEmpty());
+        assertTrue(m.state().isEmpty());
 
         // An optimizer over a different number of parameters.
         Map<String, Object> fewer = TorchOptimizerState.sgdStateDict(names.subList(0, 5), 0, Map.of(), 0.03, 0.9, 0, false);
@@ -99,6 +103,47 @@ class TorchOptimizerStateTest {
                 TorchOptimizerState.sgdStateDict(names, names.size(), Map.of(), 0.03, 0.9, 0, false), params, params.size());
         assertTrue(fresh.mapped());
         assertNull(fresh.problem());
-        assertTrue(fresh.buffers().isEmpty());
+        assertTrue(fresh.state().isEmpty());
+    }
+
+    @Test
+    void larsAndAdamWStateGoesByPositionSkippingTheMomentumEncoder() {
+        // moco-v3's model.parameters(): base encoder (a, b), momentum encoder (never stepped), predictor (p.w)
+        List<String> positions = new ArrayList<>();
+        positions.add("a");
+        positions.add("b");
+        positions.add(null);
+        positions.add(null);
+        positions.add("p.w");
+        Map<String, long[]> shapes = Map.of("a", new long[] {2}, "b", new long[] {3}, "p.w", new long[] {1, 2});
+        Map<String, HostTensor> lars = new LinkedHashMap<>();
+        lars.put("a", HostTensor.ofFloats(new float[] {1, 2}, 2));
+        lars.put("p.w", HostTensor.ofFloats(new float[] {3, 4}, 1, 2));
+        Map<String, Object> larsDict = TorchOptimizerState.write(positions, lars, TorchOptimizerState.Slots.LARS, Map.of("lr", 0.1));
+        assertEquals(List.of(0L, 4L), new ArrayList<>(((Map<?, ?>) larsDict.get("state")).keySet()), "b was never stepped");
+        TorchOptimizerState.Mapping back = TorchOptimizerState.read(larsDict, positions, shapes, TorchOptimizerState.Slots.LARS);
+        assertTrue(back.mapped(), back.problem());
+        assertEquals(lars, back.state());
+
+        Map<String, HostTensor> adamw = new LinkedHashMap<>();
+        adamw.put("a.step", HostTensor.ofFloats(new float[] {7}));
+        adamw.put("a.exp_avg", HostTensor.ofFloats(new float[] {1, 2}, 2));
+        adamw.put("a.exp_avg_sq", HostTensor.ofFloats(new float[] {3, 4}, 2));
+        Map<String, Object> adamDict = TorchOptimizerState.write(positions, adamw, TorchOptimizerState.Slots.ADAMW, Map.of());
+        Map<?, ?> slots = (Map<?, ?>) ((Map<?, ?>) adamDict.get("state")).get(0L);
+        assertEquals(List.of("step", "exp_avg", "exp_avg_sq"), new ArrayList<>(slots.keySet()), "torch's slot order");
+        TorchOptimizerState.Mapping adamBack = TorchOptimizerState.read(adamDict, positions, shapes, TorchOptimizerState.Slots.ADAMW);
+        assertTrue(adamBack.mapped(), adamBack.problem());
+        assertEquals(adamw, adamBack.state());
+
+        // LARS keeps mu from the first step on: a stepped parameter without it is refused, not guessed.
+        Map<String, Object> noMu = TorchOptimizerState.write(positions, lars, TorchOptimizerState.Slots.LARS, Map.of());
+        ((Map<String, Object>) ((Map<?, ?>) noMu.get("state")).get(0L)).remove("mu");
+        TorchOptimizerState.Mapping missing = TorchOptimizerState.read(noMu, positions, shapes, TorchOptimizerState.Slots.LARS);
+        assertFalse(missing.mapped());
+        assertTrue(missing.problem().contains("the mu of parameter 0 (a) is missing"), missing.problem());
+        // Three positions are not five: an optimizer over another model.
+        assertTrue(TorchOptimizerState.read(TorchOptimizerState.write(positions.subList(0, 3), lars, TorchOptimizerState.Slots.LARS,
+                Map.of()), positions, shapes, TorchOptimizerState.Slots.LARS).problem().contains("holds 3 parameters"));
     }
 }

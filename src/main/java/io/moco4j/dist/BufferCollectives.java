@@ -12,8 +12,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Collectives over host memory: subclasses implement three primitives on direct buffers, this class maps
- * Java arrays and NDArrays onto them.
+ * Collectives written as three primitives on direct memory buffers (sum, gather, broadcast): subclasses implement
+ * the primitives (Open MPI's calls, or the identity of one process), this class maps Java arrays and NDArrays onto
+ * them.
  *
  * <p>A contiguous CPU NDArray is reduced or broadcast in place in its own memory ({@code toByteBuffer(true)}
  * is then a view of the tensor, no copy). Any other array (non-contiguous, or on a GPU) is copied to a host
@@ -23,10 +24,10 @@ import java.nio.ByteOrder;
  * <p>Where NCCL goes: a GPU implementation overrides {@link #allReduceSum(NDArray)},
  * {@link #allGather(NDArray)} and {@link #broadcast(NDArray, int)} for arrays on a GPU and calls NCCL on the
  * tensor's device memory; the NCCL communicator is bootstrapped over this MPI job: {@code ncclGetUniqueId} on
- * rank 0, {@code MPI_Bcast} of the 128-byte {@code ncclUniqueId} (as {@link #broadcastBytes}), then
+ * rank 0, {@code MPI_Bcast} of the 128-byte {@code ncclUniqueId} (a broadcast of 128 bytes), then
  * {@code ncclCommInitRank(comm, size, id, rank)} on every rank with the device of {@link #localRank()}.
  */
-abstract class HostStaged implements Collectives {
+abstract class BufferCollectives implements Collectives {
 
     /** Element types the primitives understand (MPI datatypes). */
     enum Element {
@@ -61,16 +62,6 @@ abstract class HostStaged implements Collectives {
 
     static ByteBuffer direct(long bytes) {
         return ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.nativeOrder());
-    }
-
-    /** Broadcast of raw bytes (e.g. an NCCL unique id); returns root's bytes on every rank. */
-    public byte[] broadcastBytes(byte[] bytes, int root) {
-        ByteBuffer buf = direct(bytes.length);
-        buf.put(bytes).rewind();
-        broadcast(buf, bytes.length, Element.BYTE, root);
-        byte[] out = new byte[bytes.length];
-        buf.get(out);
-        return out;
     }
 
     @Override

@@ -9,11 +9,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * What {@link Sgd} and {@link Lars} share: one momentum buffer per parameter, keyed by the parameter's name, in this
- * optimizer's own manager on the parameters' device; the step loop over parameters that have a gradient, with a
- * per-step sub-manager for temporaries; state save/restore and the step count. Subclasses write only the update.
+ * What {@link Sgd}, {@link Lars} and {@link AdamW} share: state tensors keyed by parameter name ({@code <name>} for
+ * SGD's and LARS's momentum buffer, {@code <name>.<slot>} for AdamW's), in this optimizer's own manager on the
+ * parameters' device; the step loop over parameters that have a gradient, with a per-step sub-manager for
+ * temporaries; state save/restore, the step count and closing. Subclasses write the update (and may check and
+ * convert state being restored).
  */
-abstract class MomentumBufferOptimizer implements Optimizer {
+abstract class NamedStateOptimizer implements Optimizer {
     private final String name;
     private final Map<String, NDArray> buffers = new LinkedHashMap<>();
     private NDManager stateManager;
@@ -21,7 +23,7 @@ abstract class MomentumBufferOptimizer implements Optimizer {
     private boolean closed;
 
     /** @param name the optimizer's name in messages, e.g. "Sgd" */
-    MomentumBufferOptimizer(String name) {
+    NamedStateOptimizer(String name) {
         this.name = name;
     }
 
@@ -63,10 +65,16 @@ abstract class MomentumBufferOptimizer implements Optimizer {
                     + " but the parameter has shape " + param.getShape()
                     + "; the checkpoint was saved for a different model, start without its optimizer state");
         }
-        if (buf.getDevice().equals(param.getDevice())) {
+        return stateOn(key, param.getDevice());
+    }
+
+    /** The state tensor of {@code key} on {@code device} (any shape, e.g. AdamW's step), or null before its first step. */
+    final NDArray stateOn(String key, Device device) {
+        NDArray buf = buffers.get(key);
+        if (buf == null || buf.getDevice().equals(device)) {
             return buf;
         }
-        NDArray moved = buf.toDevice(param.getDevice(), true);
+        NDArray moved = buf.toDevice(device, true);
         moved.attach(stateManager);
         buf.close();
         buffers.put(key, moved);
@@ -76,9 +84,19 @@ abstract class MomentumBufferOptimizer implements Optimizer {
     /** Keeps a copy of {@code value} as the buffer of {@code key} (its first step). */
     final NDArray newBuffer(String key, NDArray value) {
         NDArray buf = value.duplicate();
-        buf.attach(stateManager);
-        buffers.put(key, buf);
-        return buf;
+        return keep(key, buf);
+    }
+
+    /** Keeps {@code created} (made for this state, e.g. zeros) as the state tensor of {@code key}. */
+    final NDArray keep(String key, NDArray created) {
+        created.attach(stateManager);
+        buffers.put(key, created);
+        return created;
+    }
+
+    /** The manager state tensors live in (created at the first step or restore). */
+    final NDManager stateManager() {
+        return stateManager;
     }
 
     /** Results of ops whose first operand is a buffer attach to the state manager; move them to the step. */
@@ -88,7 +106,7 @@ abstract class MomentumBufferOptimizer implements Optimizer {
     }
 
     /**
-     * The momentum buffers keyed by parameter name: live views owned by this optimizer; copy them to keep them past
+     * The state tensors keyed by parameter name (and slot): live views owned by this optimizer; copy them to keep them past
      * the next step or {@link #close()}.
      */
     @Override
@@ -104,15 +122,28 @@ abstract class MomentumBufferOptimizer implements Optimizer {
     @Override
     public final void loadState(Map<String, NDArray> state) {
         ensureOpen();
+        Map<String, NDArray> checked = checkedState(state);
         buffers.values().forEach(NDArray::close);
         buffers.clear();
-        for (Map.Entry<String, NDArray> e : state.entrySet()) {
+        cleared();
+        for (Map.Entry<String, NDArray> e : checked.entrySet()) {
             NDArray source = e.getValue();
             ensureStateManager(source.getDevice());
-            NDArray copy = source.duplicate(); // toDevice(sameDevice, true) may alias in DJL
-            copy.attach(stateManager);
-            buffers.put(e.getKey(), copy);
+            keep(e.getKey(), restored(e.getKey(), source, stateManager));
         }
+    }
+
+    /**
+     * {@code state} checked before anything is replaced (a bad checkpoint leaves the optimizer as it was), in the
+     * order the state is to be kept. By default, as given.
+     */
+    Map<String, NDArray> checkedState(Map<String, NDArray> state) {
+        return state;
+    }
+
+    /** The copy of {@code source} to keep as the state of {@code key}, created in {@code manager}. By default a copy. */
+    NDArray restored(String key, NDArray source, NDManager manager) {
+        return source.duplicate(); // toDevice(sameDevice, true) may alias in DJL
     }
 
     @Override
@@ -128,6 +159,9 @@ abstract class MomentumBufferOptimizer implements Optimizer {
         stepCount = steps;
     }
 
+    /** Called when the state is dropped (restore, close), for state a subclass mirrors on the host. */
+    void cleared() {}
+
     private void ensureStateManager(Device device) {
         if (stateManager == null) {
             stateManager = NDManager.newBaseManager(device);
@@ -140,12 +174,13 @@ abstract class MomentumBufferOptimizer implements Optimizer {
         }
     }
 
-    /** Frees the momentum buffers. */
+    /** Frees the state. */
     @Override
     public final void close() {
         if (!closed) {
             closed = true;
             buffers.clear();
+            cleared();
             if (stateManager != null) {
                 stateManager.close();
             }
