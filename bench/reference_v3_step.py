@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+import reference_blas
 import torch
 import torch.nn as nn
 import torchvision
@@ -48,6 +49,7 @@ def main():
     p.add_argument("--vit-size", type=int, nargs=3, default=[192, 6, 3], metavar=("WIDTH", "DEPTH", "HEADS"),
                    help="ViT width, depth and heads (default vit_cifar_tiny: 192 6 3)")
     a = p.parse_args()
+    blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
     sys.path.insert(0, a.moco_v3)
     torch.Tensor.cuda = lambda self, *args, **kw: self
     import torch.distributed as dist
@@ -83,7 +85,7 @@ def main():
             times.append(time.perf_counter() - t0)
     s = sorted(times)
     median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
-    print(json.dumps({"impl": "moco-v3-official", "torch": torch.__version__, "arch": "vit_%d_%d_%d" % tuple(a.vit_size) if a.vit else a.arch,
+    print(json.dumps({"blas": blas, "impl": "moco-v3-official", "torch": torch.__version__, "arch": "vit_%d_%d_%d" % tuple(a.vit_size) if a.vit else a.arch,
                       "batch": a.batch,
                       "threads": torch.get_num_threads(), "img_per_s": a.batch / median,
                       "median_step_seconds": median, "step_seconds": times}))
