@@ -2,7 +2,9 @@
 """Golden reference for io.moco4j.optim.LossScaler: torch.cuda.amp.GradScaler's grow / back-off / skip sequence.
 
 Run with Debian's interpreter (it has torch 1.13):  /usr/bin/python3 tools/golden/scaler.py
-Writes src/test/resources/golden/scaler/{default,short_interval}.json.
+Writes src/test/resources/golden/scaler/{default,short_interval}.json, and checkpoint_fp16.pth.tar: the moco-v3 golden
+main_moco.py checkpoint (golden/moco_v3/checkpoint_0000.pth.tar, made by tools/golden/moco_v3.py) with its 'scaler'
+entry replaced by the state_dict() of the short-interval GradScaler at its end, as an fp16 main_moco.py run saves it.
 
 torch 1.13's GradScaler refuses CPU tensors in two ways: its constructor disables it when CUDA is absent, and
 scale() / _MultiDeviceReplicator assert `is_cuda`; its two kernels (_amp_foreach_non_finite_check_and_unscale_,
@@ -106,11 +108,19 @@ def run(name, steps, overflow, nan, record_all, **ctor):
     with open(os.path.join(OUT, name + ".json"), "w") as f:
         json.dump(out, f, indent=0)
     print("wrote", name, "final scale", scaler.get_scale(), "tracker", scaler._get_growth_tracker())
+    return scaler
 
 
 # GradScaler's defaults (2^16, x2 after 2000 clean steps, x0.5): two overflows back off to 2^14, a NaN step after
 # three clean ones backs off to 2^13 and resets the tracker, and 2000 clean steps after it the scale doubles.
 run("default", 2010, overflow={0, 1}, nan={5}, record_all=False)
 # A short growth interval, so growth, back-off and the tracker reset all happen within a few steps.
-run("short_interval", 16, overflow={3, 4, 11}, nan={7}, record_all=True,
+short = run("short_interval", 16, overflow={3, 4, 11}, nan={7}, record_all=True,
     init_scale=65536.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=3)
+
+# An official-layout checkpoint of an fp16 run: main_moco.py saves {'epoch', 'arch', 'state_dict', 'optimizer', 'scaler'}.
+v3 = os.path.join(OUT, "..", "moco_v3", "checkpoint_0000.pth.tar")
+state = torch.load(v3, map_location="cpu")
+state["scaler"] = short.state_dict()
+torch.save(state, os.path.join(OUT, "checkpoint_fp16.pth.tar"))
+print("wrote checkpoint_fp16.pth.tar with scaler", state["scaler"])

@@ -13,6 +13,7 @@ import io.moco4j.method.Encoders;
 import io.moco4j.method.MocoV3;
 import io.moco4j.model.Network;
 import io.moco4j.model.VitSpec;
+import io.moco4j.optim.LossScaler;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.TrainingProgress;
 import io.moco4j.util.UserException;
@@ -179,8 +180,12 @@ final class MocoV3Import {
         } else {
             notes.add("no momentum encoder or predictor in the file: imported as an encoder only");
         }
-        if (top.get("scaler") instanceof Map<?, ?> scaler && !scaler.isEmpty()) {
-            notes.add("the AMP GradScaler state is not used (MoCo4J trains in float32)");
+        Map<String, Object> scalerState = scalerState(top.get("scaler"));
+        if (scalerState != null) {
+            notes.add(String.format(Locale.ROOT, "the AMP GradScaler state (scale %s, %s of %s clean steps) is kept for a"
+                            + " resume with --precision fp16; bf16 and fp32 do not scale the loss",
+                    BigDecimal.valueOf((double) scalerState.get("scale")).stripTrailingZeros().toPlainString(),
+                    scalerState.get("_growth_tracker"), scalerState.get("growth_interval")));
         }
         if (settings.get("lr") instanceof Number lr) {
             notes.add("the file's last lr " + lr + " is after its schedule; the base lr is optim.lr=" + cfg.optim().lr());
@@ -199,7 +204,8 @@ final class MocoV3Import {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Checkpoints.writeHost(target, cfg, kind, tensors, new TrainingProgress(epoch, 0, 0, 0), 0, 0, origin);
+            Checkpoints.writeHost(target, cfg, kind, tensors, new TrainingProgress(epoch, 0, 0, 0), 0, 0, origin,
+                    kind == Checkpoints.Kind.PRETRAINING ? scalerState : null);
         } catch (IOException e) {
             throw new UserException("cannot write " + target + " (" + e.getMessage() + "); choose a writable --out", e);
         }
@@ -271,6 +277,25 @@ final class MocoV3Import {
         adamw.put("exp_avg_sq", ".exp_avg_sq");
         adamw.put("step", ".step");
         ADAMW_SLOTS = java.util.Collections.unmodifiableMap(adamw);
+    }
+
+    /**
+     * main_moco.py's {@code scaler} entry ({@code GradScaler.state_dict()}) checked and in {@link LossScaler}'s form, or
+     * null when the file has none or an empty one (a disabled GradScaler's, e.g. saved on a CPU).
+     */
+    static Map<String, Object> scalerState(Object entry) {
+        if (!(entry instanceof Map<?, ?> m) || m.isEmpty()) {
+            return null;
+        }
+        Map<String, Object> state = new LinkedHashMap<>();
+        m.forEach((k, v) -> state.put(String.valueOf(k), v));
+        LossScaler scaler = new LossScaler();
+        try {
+            scaler.loadStateDict(state);
+        } catch (UserException e) {
+            throw new UserException("the file's 'scaler' entry is not a GradScaler state (" + e.getMessage() + ")", e);
+        }
+        return scaler.stateDict();
     }
 
     /** Model settings a user may still give on import (the file cannot tell them). */
