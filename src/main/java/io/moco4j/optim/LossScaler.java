@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.moco4j.model.NoGrad;
+import io.moco4j.util.NoGrad;
 import io.moco4j.util.Scalars;
 import io.moco4j.util.UserException;
 import java.util.Collection;

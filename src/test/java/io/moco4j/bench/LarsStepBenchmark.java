@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
-import io.moco4j.train.Methods;
-import io.moco4j.train.MomentumContrast;
 import io.moco4j.train.Optimizers;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -29,7 +29,7 @@ public final class LarsStepBenchmark {
         MocoConfig cfg = ConfigLoader.defaults().preset("cifar10-v3").set("train.batch_size=64").build();
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast moco = Methods.fresh(cfg, root);
+             MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer lars = Optimizers.from(cfg)) {
             Map<String, NDArray> params = moco.trainableParameters();
             long values = 0;
