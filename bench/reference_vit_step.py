@@ -12,6 +12,8 @@ import sys
 import time
 from functools import partial
 
+import reference_blas
+
 SIZES = {"vit_cifar_tiny": (32, 4, 192, 6, 3), "vit_tiny": (224, 16, 192, 12, 3),
          "vit_small": (224, 16, 384, 12, 12), "vit_base": (224, 16, 768, 12, 12)}
 ATTENTION_OPS = {"aten::bmm", "aten::_softmax", "aten::_softmax_backward_data"}
@@ -27,6 +29,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
     sys.path[:0] = [a.timm, a.moco_v3]
     import warnings
     warnings.filterwarnings("ignore")
@@ -65,7 +68,7 @@ def main():
             covered += e - end
             end = e
     mean = sum(times) / len(times)
-    print(json.dumps({"impl": "pytorch", "size": a.size, "batch": a.batch, "img_per_s": round(a.batch / mean, 3),
+    print(json.dumps({"blas": blas, "impl": "pytorch", "size": a.size, "batch": a.batch, "img_per_s": round(a.batch / mean, 3),
                       "step_seconds": [round(t, 4) for t in times], "attention_share": round(covered / wall, 4)}))
 
 

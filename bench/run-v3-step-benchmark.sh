@@ -11,6 +11,8 @@
 # Needs Debian's python3-torch (1.13) and python3-torchvision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# An unfair baseline is refused before anything runs: the reference torch must not be on the netlib reference BLAS.
+/usr/bin/python3 bench/reference_blas.py || exit 2
 checkout="$1"; shift
 batches=("$@")
 [ ${#batches[@]} -gt 0 ] || batches=(64 256)

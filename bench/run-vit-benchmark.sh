@@ -5,6 +5,8 @@
 # without it that torch falls back to the reference BLAS and its linears are several times slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# An unfair baseline is refused before anything runs: the reference torch must not be on the netlib reference BLAS.
+/usr/bin/python3 bench/reference_blas.py || exit 2
 moco_v3="$1"; timm="$2"; shift 2
 batches=("${@:-64}")
 size=${SIZE:-vit_cifar_tiny}

@@ -46,8 +46,12 @@ def main():
     wrapped.load_state_dict(ckpt["state_dict"])  # strict, as main_moco.py --resume
     optimizer = optimizer_mod.LARS(model.parameters(), 0.1, weight_decay=golden.WD, momentum=0.9)
     optimizer.load_state_dict(ckpt["optimizer"])
-    scaler = torch.cuda.amp.GradScaler(enabled=False)
+    # main_moco.py's GradScaler() is enabled on a GPU, and an enabled one refuses an empty state; without CUDA its
+    # constructor would disable itself (then load_state_dict checks nothing), so it is told CUDA is there.
+    torch.cuda.amp.grad_scaler.amp_definitely_not_available = lambda: False
+    scaler = torch.cuda.amp.GradScaler()
     scaler.load_state_dict(ckpt["scaler"])
+    print("GradScaler state:", scaler.state_dict())
     n_mu = sum(1 for s in optimizer.state.values() if "mu" in s)
     print("main_moco.py --resume: state_dict strict OK, LARS state with", n_mu, "momentum buffers, scaler OK")
     x1, x2 = torch.randn(golden.BATCH, 3, golden.SIZE, golden.SIZE), torch.randn(golden.BATCH, 3, golden.SIZE, golden.SIZE)

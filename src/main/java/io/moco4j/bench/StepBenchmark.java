@@ -33,8 +33,13 @@ public final class StepBenchmark {
     /** What to run: timed steps after warm-up steps; {@code profile} adds one step under libtorch's profiler. */
     public record Plan(int warmupSteps, int timedSteps, boolean profile) {}
 
-    /** Per-step seconds and derived figures. */
-    public record Result(MocoConfig config, Device device, double[] stepSeconds, double outsideOpsShare, long peakRssBytes) {
+    /**
+     * Per-step seconds and derived figures. {@code stepCpuSeconds}: the process's CPU seconds per step (all threads),
+     * which, unlike wall seconds, hardly depends on what else the machine runs: with libtorch on one thread it compares
+     * the work of two implementations on a loaded machine.
+     */
+    public record Result(MocoConfig config, Device device, double[] stepSeconds, double outsideOpsShare, long peakRssBytes,
+                         double[] stepCpuSeconds) {
         public double medianSeconds() {
             double[] s = stepSeconds.clone();
             Arrays.sort(s);
@@ -60,6 +65,11 @@ public final class StepBenchmark {
             o.put("min_step_seconds", s[0]);
             o.put("max_step_seconds", s[s.length - 1]);
             o.set("step_seconds", JSON.valueToTree(stepSeconds));
+            if (stepCpuSeconds.length > 0 && stepCpuSeconds[0] >= 0) {
+                double[] c = stepCpuSeconds.clone();
+                Arrays.sort(c);
+                o.put("median_step_cpu_seconds", c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2);
+            }
             if (!Double.isNaN(outsideOpsShare)) {
                 o.put("outside_ops_share", outsideOpsShare);
             }
@@ -84,15 +94,18 @@ public final class StepBenchmark {
             double lr = cfg.optim().effectiveLr(batch);
             double m = cfg.moco().momentum();
             double[] times = new double[plan.timedSteps()];
+            double[] cpu = new double[plan.timedSteps()];
             for (int i = 0; i < plan.warmupSteps() + plan.timedSteps(); i++) {
+                long c0 = processCpuNanos();
                 long t0 = System.nanoTime();
                 step(moco, optimizer, im1, im2, i, lr, m);
                 if (i >= plan.warmupSteps()) {
                     times[i - plan.warmupSteps()] = (System.nanoTime() - t0) / 1e9;
+                    cpu[i - plan.warmupSteps()] = c0 < 0 ? -1 : (processCpuNanos() - c0) / 1e9;
                 }
             }
             double outside = plan.profile() ? outsideOpsShare(moco, optimizer, im1, im2, lr, m) : Double.NaN;
-            return new Result(cfg, device, times, outside, peakRss());
+            return new Result(cfg, device, times, outside, peakRss(), cpu);
         }
     }
 
@@ -155,6 +168,15 @@ public final class StepBenchmark {
             }
         }
         return covered;
+    }
+
+    /** The process's CPU time in nanoseconds (all threads), or -1 where the JVM does not tell it. */
+    private static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
     }
 
     /** The process's peak resident memory (Linux VmHWM); 0 where /proc is not there. Host memory only. */

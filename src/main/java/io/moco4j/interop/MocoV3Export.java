@@ -8,6 +8,7 @@ import io.moco4j.io.TorchCheckpointWriter;
 import io.moco4j.method.Encoders;
 import io.moco4j.method.MocoV3;
 import io.moco4j.model.Network;
+import io.moco4j.optim.LossScaler;
 import io.moco4j.train.Checkpoints;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,11 +75,16 @@ final class MocoV3Export {
         file.put("arch", cfg.model().arch());
         file.put("state_dict", sd);
         file.put("optimizer", optimizer);
-        file.put("scaler", new LinkedHashMap<String, Object>()); // GradScaler(enabled=False).state_dict()
+        // main_moco.py always builds an enabled GradScaler, whose load_state_dict refuses an empty state on a GPU: a run
+        // that did not train in fp16 hands over a fresh scaler's state (what main_moco.py itself starts from).
+        Map<String, Object> scaler = ckpt.scalerState();
+        file.put("scaler", scaler != null ? scaler : new LossScaler().stateDict());
         TorchCheckpointWriter.write(out, file);
         lines.add(String.format(Locale.ROOT, "Wrote %s: official MoCo v3 checkpoint (epoch %d, arch %s; module.base_encoder,"
                         + " module.momentum_encoder, module.predictor, %s state of %d parameters)", out,
                 ckpt.progress().epoch(), cfg.model().arch(), adamw ? "AdamW" : "LARS", stepped));
+        lines.add(scaler != null ? "GradScaler state: the run's fp16 loss scale " + scaler.get("scale")
+                : "GradScaler state: a fresh one (scale 65536; the run did not train in fp16)");
         lines.add(String.format(Locale.ROOT, "Continue in PyTorch: python main_moco.py -a %s --moco-dim %d --moco-mlp-dim %d"
                         + " --moco-t %s --resume %s [--epochs, --lr, data and distributed options]", cfg.model().arch(),
                 cfg.model().dim(), cfg.model().predictorHidden(), cfg.moco().temperature(), out));

@@ -14,6 +14,7 @@ import io.moco4j.method.HeadRules;
 import io.moco4j.method.MocoV3;
 import io.moco4j.model.Network;
 import io.moco4j.model.VitSpec;
+import io.moco4j.optim.LossScaler;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.TrainingProgress;
 import io.moco4j.util.UserException;
@@ -182,8 +183,12 @@ final class MocoV3Import {
         } else {
             notes.add("no momentum encoder or predictor in the file: imported as an encoder only");
         }
-        if (top.get("scaler") instanceof Map<?, ?> scaler && !scaler.isEmpty()) {
-            notes.add("the AMP GradScaler state is not used (MoCo4J trains in float32)");
+        Map<String, Object> scalerState = scalerState(top.get("scaler"));
+        if (scalerState != null) {
+            notes.add(String.format(Locale.ROOT, "the AMP GradScaler state (scale %s, %s of %s clean steps) is kept for a"
+                            + " resume with --precision fp16; bf16 and fp32 do not scale the loss",
+                    BigDecimal.valueOf((double) scalerState.get("scale")).stripTrailingZeros().toPlainString(),
+                    scalerState.get("_growth_tracker"), scalerState.get("growth_interval")));
         }
         if (settings.get("lr") instanceof Number lr) {
             notes.add("the file's last lr " + lr + " is after its schedule; the base lr is optim.lr=" + cfg.optim().lr());
@@ -202,7 +207,8 @@ final class MocoV3Import {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Checkpoints.writeHost(target, cfg, kind, tensors, new TrainingProgress(epoch, 0, 0, 0), 0, 0, origin);
+            Checkpoints.writeHost(target, cfg, kind, tensors, new TrainingProgress(epoch, 0, 0, 0), 0, 0, origin,
+                    kind == Checkpoints.Kind.PRETRAINING ? scalerState : null);
         } catch (IOException e) {
             throw new UserException("cannot write " + target + " (" + e.getMessage() + "); choose a writable --out", e);
         }
@@ -261,6 +267,25 @@ final class MocoV3Import {
                         + " but the model built from its other tensors needs " + Arrays.toString(want) + "; the file is inconsistent");
             }
         }
+    }
+
+    /**
+     * main_moco.py's {@code scaler} entry ({@code GradScaler.state_dict()}) checked and in {@link LossScaler}'s form, or
+     * null when the file has none or an empty one (a disabled GradScaler's, e.g. saved on a CPU).
+     */
+    static Map<String, Object> scalerState(Object entry) {
+        if (!(entry instanceof Map<?, ?> m) || m.isEmpty()) {
+            return null;
+        }
+        Map<String, Object> state = new LinkedHashMap<>();
+        m.forEach((k, v) -> state.put(String.valueOf(k), v));
+        LossScaler scaler = new LossScaler();
+        try {
+            scaler.loadStateDict(state);
+        } catch (UserException e) {
+            throw new UserException("the file's 'scaler' entry is not a GradScaler state (" + e.getMessage() + ")", e);
+        }
+        return scaler.stateDict();
     }
 
     /** Model settings a user may still give on import (the file cannot tell them). */

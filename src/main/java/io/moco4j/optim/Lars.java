@@ -52,15 +52,18 @@ public final class Lars extends NamedStateOptimizer {
         // float scalars, as torch casts its Python floats to the tensor's dtype (a double would promote to float64)
         NDArray dp = grad;
         if (adapts(param.getShape())) {
+            boolean owned = false; // whether dp is this step's temporary (then it is scaled in place: one pass less)
             if (config.weightDecay() != 0) {
                 dp = grad.add(data.mul((float) config.weightDecay()));
+                owned = true;
             }
             NDArray paramNorm = data.norm();
             NDArray updateNorm = dp.norm();
             NDArray bothPositive = paramNorm.gt(0f).logicalAnd(updateNorm.gt(0f));
             NDArray ratio = paramNorm.mul((float) config.trustCoefficient()).div(updateNorm);
             NDArray one = tmp.ones(paramNorm.getShape(), paramNorm.getDataType());
-            dp = dp.mul(NDArrays.where(bothPositive, ratio, one));
+            NDArray trust = NDArrays.where(bothPositive, ratio, one);
+            dp = owned ? dp.muli(trust) : dp.mul(trust);
         }
         NDArray mu = buffer(name, param);
         if (mu == null) {

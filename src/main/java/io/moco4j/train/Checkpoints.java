@@ -19,6 +19,7 @@ import io.moco4j.model.Encoder;
 import io.moco4j.model.HeadSpec;
 import io.moco4j.model.Network;
 import io.moco4j.model.ResNetSpec;
+import io.moco4j.optim.LossScaler;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
 import java.io.IOException;
@@ -45,6 +46,8 @@ public final class Checkpoints {
     public static final String QUEUE = MocoV1V2.QUEUE;
     public static final String PREDICTOR = MocoV3.PREDICTOR;
     public static final String OPTIMIZER = "optimizer.";
+    /** Meta key of the loss scaler's state (written only by fp16 runs and imports that carry one). */
+    public static final String SCALER = "scaler";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a checkpoint holds: everything to continue pretraining, or one encoder's weights. */
@@ -124,6 +127,25 @@ public final class Checkpoints {
             return out;
         }
 
+        /**
+         * The float16 loss scaler's state ({@link LossScaler#stateDict()}, GradScaler's keys) when the run trained in
+         * fp16 or was imported from a main_moco.py file that had one; null otherwise.
+         */
+        public Map<String, Object> scalerState() {
+            try {
+                JsonNode s = JSON.readTree(contents.metaJson()).path(SCALER);
+                if (!s.isObject() || s.isEmpty()) {
+                    return null;
+                }
+                Map<String, Object> out = new LinkedHashMap<>();
+                s.fields().forEachRemaining(e -> out.put(e.getKey(),
+                        e.getValue().isIntegralNumber() ? (Object) e.getValue().asLong() : (Object) e.getValue().asDouble()));
+                return out;
+            } catch (IOException e) {
+                throw new UserException("checkpoint " + file + " has unreadable metadata; it is damaged, use another checkpoint");
+            }
+        }
+
         public Map<String, NDArray> queryEncoder(NDManager manager) {
             Map<String, NDArray> t = tensors(Q, manager);
             if (t.isEmpty()) {
@@ -140,13 +162,19 @@ public final class Checkpoints {
      */
     public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress)
             throws IOException {
+        save(file, config, moco, optimizer, progress, null);
+    }
+
+    /** As above, with the fp16 loss scaler's state in the metadata ({@code scaler}; none when {@code scaler} is null). */
+    public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress,
+                            LossScaler scaler) throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         moco.networks().forEach((prefix, net) -> put(tensors, prefix, net));
         tensors.putAll(moco.extraState());
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
         int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
         TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), null,
-                moco.collectives().size()), tensors);
+                moco.collectives().size(), scaler == null ? null : scaler.stateDict()), tensors);
     }
 
     /**
@@ -165,8 +193,16 @@ public final class Checkpoints {
     public static void writeHost(Path file, MocoConfig config, Kind kind, Map<String, HostTensor> tensors,
                                  TrainingProgress progress, int queuePointer, long optimizerSteps, ObjectNode origin)
             throws IOException {
+        writeHost(file, config, kind, tensors, progress, queuePointer, optimizerSteps, origin, null);
+    }
+
+    /** As above, with a loss scaler's state ({@link LossScaler#stateDict()} keys) in the metadata when not null. */
+    public static void writeHost(Path file, MocoConfig config, Kind kind, Map<String, HostTensor> tensors,
+                                 TrainingProgress progress, int queuePointer, long optimizerSteps, ObjectNode origin,
+                                 Map<String, Object> scalerState) throws IOException {
         requireKind(kind, tensors.keySet());
-        TensorArchive.writeHost(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin), tensors);
+        TensorArchive.writeHost(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, scalerState),
+                tensors);
     }
 
     private static void requireKind(Kind kind, java.util.Set<String> names) {
@@ -177,12 +213,13 @@ public final class Checkpoints {
 
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
                                    long optimizerSteps, ObjectNode origin) throws IOException {
-        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1);
+        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, null);
     }
 
     /** @param ranks processes of the run (resuming on another count is checked by {@link RankChange}) */
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
-                                   long optimizerSteps, ObjectNode origin, int ranks) throws IOException {
+                                   long optimizerSteps, ObjectNode origin, int ranks, Map<String, Object> scalerState)
+            throws IOException {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -200,6 +237,9 @@ public final class Checkpoints {
         meta.put("config", ConfigLoader.toYaml(config));
         if (origin != null) {
             meta.set("origin", origin);
+        }
+        if (scalerState != null) {
+            meta.set(SCALER, JSON.valueToTree(scalerState));
         }
         return JSON.writeValueAsString(meta);
     }

@@ -1,0 +1,118 @@
+package io.moco4j.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.moco4j.config.ConfigLoader;
+import io.moco4j.config.MocoConfig;
+import io.moco4j.method.MethodFactory;
+import io.moco4j.method.MomentumContrast;
+import io.moco4j.optim.Optimizer;
+import io.moco4j.train.Optimizers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Where a cifar10-v3 training step (batch 64) spends its time, by libtorch op: self time (an op's span minus the
+ * spans of the ops it called) summed per op name over one profiled step after warm-up steps, as JSON lines, largest
+ * first. The reference is bench/reference_v3_profile.py (torch.profiler's self CPU time per op over the official
+ * MoCo_ResNet + LARS step). Run both with one libtorch thread, so spans are not split across threads.
+ *
+ * <pre>java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -cp ... io.moco4j.bench.V3StepProfile [top]</pre>
+ */
+public final class V3StepProfile {
+    private V3StepProfile() {}
+
+    public static void main(String[] args) throws Exception {
+        int top = args.length > 0 ? Integer.parseInt(args[0]) : 25;
+        MocoConfig cfg = ConfigLoader.defaults().preset("cifar10-v3").set("train.batch_size=64").build();
+        try (NDManager root = NDManager.newBaseManager();
+             MomentumContrast moco = MethodFactory.fresh(cfg, root);
+             Optimizer optimizer = Optimizers.from(cfg)) {
+            NDArray im1 = root.randomNormal(new Shape(64, 3, 32, 32));
+            NDArray im2 = root.randomNormal(new Shape(64, 3, 32, 32));
+            double lr = cfg.optim().effectiveLr(64);
+            for (int i = 0; i < 2; i++) {
+                step(moco, optimizer, im1, im2, i, lr);
+            }
+            Path trace = Files.createTempFile("moco4j-v3-profile", ".json");
+            JniUtils.startProfile(false, false, false);
+            long t0 = System.nanoTime();
+            step(moco, optimizer, im1, im2, 2, lr);
+            double wall = (System.nanoTime() - t0) / 1e9;
+            JniUtils.stopProfile(trace.toString());
+            JsonNode rootNode = new ObjectMapper().readTree(trace.toFile());
+            Files.deleteIfExists(trace);
+            JsonNode events = rootNode.isArray() ? rootNode : rootNode.path("traceEvents");
+            print(selfTimes(events), wall, top);
+        }
+    }
+
+    private static void step(MomentumContrast moco, Optimizer optimizer, NDArray im1, NDArray im2, long i, double lr) {
+        try (NDManager step = moco.manager().newSubManager()) {
+            NDArray v1 = im1.duplicate();
+            NDArray v2 = im2.duplicate();
+            v1.attach(step);
+            v2.attach(step);
+            moco.train(v1, v2, i, optimizer, lr, 0.99);
+        }
+    }
+
+    /** Self microseconds and call counts per op name, from complete ("X") events nested per thread. */
+    static Map<String, double[]> selfTimes(JsonNode events) {
+        Map<String, List<double[]>> byThread = new HashMap<>();
+        Map<String, List<String>> names = new HashMap<>();
+        for (JsonNode e : events) {
+            if ("X".equals(e.path("ph").asText()) && e.has("dur")) {
+                String tid = e.path("tid").asText();
+                byThread.computeIfAbsent(tid, k -> new ArrayList<>()).add(new double[] {e.path("ts").asDouble(),
+                        e.path("dur").asDouble(), names.computeIfAbsent(tid, k -> new ArrayList<>()).size()});
+                names.get(tid).add(e.path("name").asText());
+            }
+        }
+        Map<String, double[]> out = new HashMap<>();
+        for (Map.Entry<String, List<double[]>> t : byThread.entrySet()) {
+            List<double[]> spans = t.getValue();
+            List<String> n = names.get(t.getKey());
+            spans.sort((a, b) -> a[0] != b[0] ? Double.compare(a[0], b[0]) : Double.compare(b[1], a[1]));
+            double[] self = new double[spans.size()];
+            Deque<Integer> open = new ArrayDeque<>();
+            for (int i = 0; i < spans.size(); i++) {
+                double[] s = spans.get(i);
+                while (!open.isEmpty() && spans.get(open.peek())[0] + spans.get(open.peek())[1] <= s[0]) {
+                    open.pop();
+                }
+                self[i] = s[1];
+                if (!open.isEmpty()) {
+                    self[open.peek()] -= s[1];
+                }
+                open.push(i);
+            }
+            for (int i = 0; i < spans.size(); i++) {
+                double[] acc = out.computeIfAbsent(n.get((int) spans.get(i)[2]), k -> new double[2]);
+                acc[0] += self[i];
+                acc[1]++;
+            }
+        }
+        return out;
+    }
+
+    private static void print(Map<String, double[]> self, double wall, int top) {
+        double total = self.values().stream().mapToDouble(a -> a[0]).sum();
+        System.out.printf(Locale.ROOT, "{\"impl\": \"moco4j\", \"wall_s\": %.3f, \"ops_self_s\": %.3f, \"ops\": %d}%n",
+                wall, total / 1e6, (long) self.values().stream().mapToDouble(a -> a[1]).sum());
+        self.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).limit(top)
+                .forEach(e -> System.out.printf(Locale.ROOT, "{\"op\": \"%s\", \"self_s\": %.4f, \"calls\": %d}%n",
+                        e.getKey(), e.getValue()[0] / 1e6, (long) e.getValue()[1]));
+    }
+}
