@@ -146,6 +146,23 @@ class OnnxParityTest {
         }
     }
 
+    /** A ViT exported at another size than it was built for carries the sin-cos embedding of the new grid, as our forward. */
+    @org.junit.jupiter.api.Test
+    void vitAtAnotherImageSize() throws Exception {
+        try (NDManager m = manager.newSubManager();
+             io.moco4j.model.Encoder net = randomised(VisionTransformer.create(new VitSpec(32, 8, 32, 2, 4, 4, true), m, 1L), 11)) {
+            // randomised() put noise into pos_embed; at 48 px both sides must use the recomputed fixed embedding instead
+            float[] images = images(3, 48, 6);
+            float[][] expected = forward(net, FeatureLayer.BACKBONE, images, 3, 48);
+            Path file = export(net, FeatureLayer.BACKBONE, 48, "vit-48.onnx");
+            try (OnnxEncoder ort = OnnxEncoder.load(file, options(FeatureLayer.BACKBONE), 1)) {
+                assertEquals(48, ort.imageSize());
+                double diff = maxAbsDiff(expected, ort.forward(images, 3));
+                assertTrue(diff <= TOLERANCE * Math.max(1, maxAbs(expected)), "ViT at 48 px: " + diff);
+            }
+        }
+    }
+
     static Encoder.Options options(FeatureLayer layer) {
         return Encoder.Options.defaults().withDevice("cpu").withLayer(layer);
     }
