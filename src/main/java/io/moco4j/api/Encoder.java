@@ -39,6 +39,9 @@ import java.util.function.Function;
  * crop at the 256/224 ratio; then the query encoder runs in eval mode and the pooled backbone output (or the head
  * output, see {@link Options#layer()}) is returned as a {@code float[]}.
  *
+ * <p>An ONNX model written by {@code ./moco4j export --format onnx} is opened by {@link OnnxEncoder} (ONNX Runtime,
+ * no libtorch); {@link ImageEncoder#open} picks the class by the file name.
+ *
  * <p>Thread-safe: any number of threads may call the {@code embed} methods at once (each call works in its own
  * native-memory scope, freed before it returns). {@link #close()} waits for calls in flight and frees the weights.
  *
@@ -48,7 +51,7 @@ import java.util.function.Function;
  * }
  * }</pre>
  */
-public final class Encoder implements AutoCloseable {
+public final class Encoder implements ImageEncoder {
 
     /**
      * How to open an encoder.
@@ -128,6 +131,10 @@ public final class Encoder implements AutoCloseable {
      * @throws UserException when the file is missing, damaged or holds no encoder MoCo4J can build
      */
     public static Encoder load(Path file, Options options) {
+        if (ImageEncoder.isOnnx(file)) {
+            throw new UserException(file + " is an ONNX model, which ONNX Runtime runs, not libtorch; open it with"
+                    + " ImageEncoder.open or OnnxEncoder.load, or pass the checkpoint it was exported from");
+        }
         if (isPyTorchFile(file)) {
             return loadImported(file, options);
         }

@@ -3,6 +3,7 @@ package io.moco4j.api;
 import io.moco4j.data.RgbImage;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.data.augment.CpuViewTransform;
+import io.moco4j.data.augment.Normalization;
 import io.moco4j.data.augment.OpSpec;
 import io.moco4j.data.augment.ViewSpec;
 import io.moco4j.train.TrainingData;
@@ -16,6 +17,9 @@ import java.util.random.RandomGenerator;
  * take exactly the evaluation path.
  */
 final class EvalPreprocessing implements ViewTransform {
+    /** Mean 0 and std 1: {@code (v / 255 - 0) / 1} is exactly {@code v / 255}. */
+    private static final Normalization UNIT = new Normalization(new double[] {0, 0, 0}, new double[] {1, 1, 1});
+
     private final ViewTransform exact;
     private final ViewTransform fitted;
     private final int size;
@@ -27,7 +31,18 @@ final class EvalPreprocessing implements ViewTransform {
     }
 
     static ViewTransform forSize(int size) {
+        return forSize(size, true);
+    }
+
+    /**
+     * As {@link #forSize(int)}; with {@code normalize} false the output is torchvision's {@code ToTensor()} alone
+     * ({@code v / 255}), for a model that normalises inside its graph ({@code export --format onnx --normalize-in-graph}).
+     */
+    static ViewTransform forSize(int size, boolean normalize) {
         ViewTransform exact = TrainingData.evalTransform(size);
+        if (!normalize && exact instanceof CpuViewTransform cpu) {
+            exact = new CpuViewTransform(new ViewSpec(cpu.spec().size(), cpu.spec().ops(), UNIT));
+        }
         if (exact instanceof CpuViewTransform cpu && cpu.spec().ops().isEmpty()) {
             ViewSpec fit = new ViewSpec(size, List.of(new OpSpec.Resize(size), new OpSpec.CenterCrop()), cpu.spec().normalization());
             return new EvalPreprocessing(exact, new CpuViewTransform(fit), size);

@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
         description = {"Writes a MoCo4J checkpoint's weights for PyTorch.",
                 "torchvision: the encoder's backbone as a torchvision ResNet state dict (the MoCo head fc is dropped);"
                         + " moco: the official main_moco.py checkpoint (for main_moco.py --resume and main_lincls.py --pretrained);"
-                        + " safetensors: the encoder's state dict with the architecture as metadata."})
+                        + " safetensors: the encoder's state dict with the architecture as metadata;"
+                        + " onnx: the query encoder in eval mode as an ONNX model (opset 17, dynamic batch) for ONNX Runtime."})
 final class ExportCommand implements Callable<Integer> {
 
     @Spec
@@ -21,7 +22,7 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT", description = "A MoCo4J checkpoint, e.g. runs/NAME/checkpoints/last.ckpt.")
     Path checkpoint;
 
-    @Option(names = "--format", required = true, paramLabel = "F", description = "torchvision, moco or safetensors.")
+    @Option(names = "--format", required = true, paramLabel = "F", description = "torchvision, moco, safetensors or onnx.")
     String format;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "The file to write.")
@@ -31,8 +32,30 @@ final class ExportCommand implements Callable<Integer> {
             description = "Which encoder to write for torchvision and safetensors: q (query, default) or k (momentum).")
     String encoder;
 
+    @Option(names = "--features", paramLabel = "L",
+            description = "onnx: backbone (pooled backbone features, default, as embed) or head (the projection head's output).")
+    String features;
+
+    @Option(names = "--image-size", paramLabel = "PX",
+            description = "onnx: the input size in pixels (default: the size the checkpoint was trained at).")
+    Integer imageSize;
+
+    @Option(names = "--normalize-in-graph",
+            description = "onnx: the model takes RGB scaled to [0, 1] (v / 255) and normalises with the mean/std itself.")
+    boolean normalizeInGraph;
+
     @Override
     public Integer call() {
+        if (format.equalsIgnoreCase("onnx")) {
+            OnnxExportRun.run(checkpoint, out, encoder, features, imageSize, normalizeInGraph)
+                    .forEach(spec.commandLine().getOut()::println);
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+        if (features != null || imageSize != null || normalizeInGraph) {
+            throw new io.moco4j.util.UserException("--features, --image-size and --normalize-in-graph apply to --format onnx only;"
+                    + " leave them out for --format " + format);
+        }
         CheckpointExport.Result result = CheckpointExport.run(new CheckpointExport.Request(checkpoint, format(format), out, encoder));
         result.lines().forEach(spec.commandLine().getOut()::println);
         spec.commandLine().getOut().flush();
@@ -45,6 +68,6 @@ final class ExportCommand implements Callable<Integer> {
                 return f;
             }
         }
-        throw new io.moco4j.util.UserException("--format is '" + name + "'; choose torchvision, moco or safetensors");
+        throw new io.moco4j.util.UserException("--format is '" + name + "'; choose torchvision, moco, safetensors or onnx");
     }
 }

@@ -119,8 +119,8 @@ class ImportExportCommandTest {
                 "not a MoCo4J checkpoint");
         assertBadInput(main("export", "--checkpoint", tmp.resolve("none.ckpt").toString(), "--format", "moco",
                 "--out", tmp.resolve("a.pth").toString()), "does not exist");
-        assertBadInput(main("export", "--checkpoint", out, "--format", "onnx", "--out", tmp.resolve("a.onnx").toString()),
-                "choose torchvision, moco or safetensors");
+        assertBadInput(main("export", "--checkpoint", out, "--format", "tflite", "--out", tmp.resolve("a.tflite").toString()),
+                "choose torchvision, moco, safetensors or onnx");
         assertFalse(Files.exists(Path.of(out)), "nothing written on failure");
 
         // An existing target is never overwritten.
