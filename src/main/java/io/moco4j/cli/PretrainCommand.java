@@ -25,7 +25,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Self-supervised MoCo (v1, v2, v3) pretraining of an image encoder on a folder of images.",
+        description = {"MoCo (v1, v2, v3) pretraining of an image encoder.",
+                "Self-supervised: trains on a folder of images, no labels needed.",
                 "With no --data it trains on the built-in generated image set with the builtin preset (cpu-small, 1024 keys)."})
 final class PretrainCommand implements Callable<Integer> {
 
@@ -39,17 +40,25 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory. Default: runs/<preset>-<date-time>.")
     Path out;
 
-    @Option(names = "--preset", paramLabel = "P",
-            description = "moco-v1, moco-v2, cifar10-demo, cpu-small, builtin, moco-v3-r50(-300ep|-1000ep), cifar10-v3 or cpu-small-v3. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
+    @Option(names = "--preset", paramLabel = "P", completionCandidates = PresetNames.class,
+            description = "Settings for a model, data size and machine: ${COMPLETION-CANDIDATES}. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
     String preset;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file merged over the preset.")
     Path config;
 
-    @Option(names = "--epochs", paramLabel = "N") Integer epochs;
-    @Option(names = "--batch-size", paramLabel = "N") Integer batchSize;
-    @Option(names = "--lr", paramLabel = "X") Double lr;
-    @Option(names = "--seed", paramLabel = "N") Long seed;
+    @Option(names = "--epochs", paramLabel = "N",
+            description = "Epochs of the whole schedule (train.epochs; a warm-up that does not fit is shortened). On --resume: the new total.")
+    Integer epochs;
+    @Option(names = "--batch-size", paramLabel = "N",
+            description = "Images per step, over all processes (train.batch_size).")
+    Integer batchSize;
+    @Option(names = "--lr", paramLabel = "X",
+            description = "Base learning rate (optim.lr); presets with optim.scale_lr use X x batch size / 256.")
+    Double lr;
+    @Option(names = "--seed", paramLabel = "N",
+            description = "Seed of the initial weights, data order, augmentations and Shuffle BN (train.seed): same seed, same run.")
+    Long seed;
     @Option(names = "--workers", paramLabel = "N", description = "Loader threads (0 = all cores).") Integer workers;
 
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
