@@ -3,6 +3,7 @@ package io.moco4j.cli;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.data.DataSources;
+import io.moco4j.interop.InitFromFile;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.ResumeCandidates;
 import io.moco4j.train.Pretraining;
@@ -73,6 +74,12 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run in --out from checkpoints/last.ckpt.")
     boolean resume;
 
+    @Option(names = "--init-from", paramLabel = "FILE",
+            description = "Start a new run from pretrained weights: a MoCo4J checkpoint, an official MoCo v1/v2/v3 checkpoint,"
+                    + " torchvision ResNet or timm ViT weights. The architecture is the file's; the queue, optimizer,"
+                    + " schedules and epochs are this run's.")
+    Path initFrom;
+
     @Option(names = "--processes", paramLabel = "N", defaultValue = "1",
             description = "Data-parallel on N local processes through Open MPI's mpirun (train.batch_size is the global "
                     + "batch). For several machines run mpirun -np N --hostfile ... ./moco4j pretrain ... instead.")
@@ -100,6 +107,10 @@ final class PretrainCommand implements Callable<Integer> {
 
         MocoConfig cfg;
         Path runDir;
+        InitFromFile initial = null;
+        if (resume && initFrom != null) {
+            throw new UserException("--init-from starts a new run from a file's weights and --resume continues a run; use one of them");
+        }
         if (resume) {
             if (out == null) {
                 throw new UserException("--resume needs --out pointing at the run directory to continue");
@@ -118,6 +129,10 @@ final class PretrainCommand implements Callable<Integer> {
                 loader.file(config);
             }
             cfg = loader.setAll(all).build();
+            if (initFrom != null) { // the architecture is the file's; a preset's other one is replaced, a user's refused
+                initial = InitFromFile.read(initFrom, all, cfg);
+                cfg = initial.configure(cfg, ConfigLoader.defaults().preset(presetName).build(), System.out);
+            }
             runDir = out != null ? out
                     : Path.of("runs", presetName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
@@ -125,7 +140,7 @@ final class PretrainCommand implements Callable<Integer> {
             return launchRanks(runDir);
         }
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
-                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE);
+                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE, initial);
         if (!OpenMpi.launchedByMpirun()) {
             return Pretraining.run(request).exitCode();
         }

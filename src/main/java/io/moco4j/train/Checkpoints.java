@@ -73,6 +73,15 @@ public final class Checkpoints {
     public record Loaded(Path file, MocoConfig config, TrainingProgress progress, int queuePointer, long optimizerSteps,
                          TensorArchive.Contents contents, Kind kind, int ranks) implements SavedModel {
 
+        /** The metadata's {@code "origin"} (imported from, or a run's {@code --init-from} provenance), or null. */
+        public ObjectNode origin() {
+            try {
+                return JSON.readTree(contents.metaJson()).get("origin") instanceof ObjectNode o ? o : null;
+            } catch (IOException e) {
+                return null; // parse() read the same metadata already; nothing to add here
+            }
+        }
+
         /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
         public void requirePretraining() {
             if (kind != Kind.PRETRAINING) {
@@ -140,12 +149,18 @@ public final class Checkpoints {
      */
     public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress)
             throws IOException {
+        save(file, config, moco, optimizer, progress, null);
+    }
+
+    /** As {@link #save(Path, MocoConfig, MomentumContrast, Optimizer, TrainingProgress)} with {@code origin} in the metadata (may be null). */
+    public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress,
+                            ObjectNode origin) throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         moco.networks().forEach((prefix, net) -> put(tensors, prefix, net));
         tensors.putAll(moco.extraState());
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
         int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
-        TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), null,
+        TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), origin,
                 moco.collectives().size()), tensors);
     }
 
