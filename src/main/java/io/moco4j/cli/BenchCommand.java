@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Times full training steps of a preset on synthetic input (no data loading), on any device.",
+        description = {"Times full training steps of a preset.",
+                "Synthetic input (no data loading), on any device.",
                 "Prints img/s (median step), the step time spread and peak host memory; --out writes the JSON."})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--preset", paramLabel = "P", required = true, description = "Any pretrain preset, e.g. cpu-small-v3.")

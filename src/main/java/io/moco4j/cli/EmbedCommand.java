@@ -17,9 +17,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Writes embeddings of a folder of images as a float32 .npy (rows in the order of the",
-                "index file written beside it, one image path a line), or with --format projector the files",
-                "TensorBoard's Embedding Projector loads (tensors.tsv, metadata.tsv, sprite.png) into a folder."})
+        description = {"Writes embeddings of a folder of images.",
+                "A float32 .npy with rows in the order of the index file written beside it (one image path a line),",
+                "or with --format projector the files TensorBoard's Embedding Projector loads (tensors.tsv,",
+                "metadata.tsv, sprite.png) into a folder."})
 final class EmbedCommand implements Callable<Integer> {
     @Mixin
     EncoderSource source;

@@ -16,8 +16,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "knn", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Weighted kNN classification (InstDisc / MoCo demo protocol) of frozen features.",
-                "Cosine similarity to the training bank, top k neighbours weighted exp(sim / t)."})
+        description = {"Weighted kNN classification of frozen features.",
+                "InstDisc / MoCo demo protocol: cosine similarity to the training bank, top k neighbours weighted exp(sim / t)."})
 final class KnnCommand implements Callable<Integer> {
     @Mixin
     EncoderSource source;

@@ -20,7 +20,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "lincls", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Linear classification protocol: a new fc on the frozen backbone in eval mode.",
+        description = {"Linear classification on the frozen backbone.",
+                "A new fc on the frozen backbone in eval mode.",
                 "--protocol v1 (MoCo v1/v2 main_lincls.py): SGD lr 30, momentum 0.9, no weight decay, batch 256,",
                 "100 epochs, lr x0.1 at 60% and 80%. --protocol v3 (moco-v3 main_lincls.py, ResNet): lr 0.1 x 1024/256,",
                 "batch 1024, 90 epochs, cosine per epoch; for a ViT lr 3 x 1024/256 on the cls token. Default: by the checkpoint."})

@@ -3,6 +3,7 @@ package io.moco4j.cli;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.data.DataSources;
+import io.moco4j.interop.InitFromFile;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.ResumeCandidates;
 import io.moco4j.train.Pretraining;
@@ -25,7 +26,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Self-supervised MoCo (v1, v2, v3) pretraining of an image encoder on a folder of images.",
+        description = {"MoCo (v1, v2, v3) pretraining of an image encoder.",
+                "Self-supervised: trains on a folder of images, no labels needed.",
                 "With no --data it trains on the built-in generated image set with the builtin preset (cpu-small, 1024 keys)."})
 final class PretrainCommand implements Callable<Integer> {
 
@@ -39,17 +41,25 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory. Default: runs/<preset>-<date-time>.")
     Path out;
 
-    @Option(names = "--preset", paramLabel = "P",
-            description = "moco-v1, moco-v2, cifar10-demo, cpu-small, builtin, moco-v3-r50(-300ep|-1000ep), cifar10-v3 or cpu-small-v3. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
+    @Option(names = "--preset", paramLabel = "P", completionCandidates = PresetNames.class,
+            description = "Settings for a model, data size and machine: ${COMPLETION-CANDIDATES}. Default: builtin (cpu-small with a 1024-key queue) on the built-in set, moco-v2 on a folder.")
     String preset;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file merged over the preset.")
     Path config;
 
-    @Option(names = "--epochs", paramLabel = "N") Integer epochs;
-    @Option(names = "--batch-size", paramLabel = "N") Integer batchSize;
-    @Option(names = "--lr", paramLabel = "X") Double lr;
-    @Option(names = "--seed", paramLabel = "N") Long seed;
+    @Option(names = "--epochs", paramLabel = "N",
+            description = "Epochs of the whole schedule (train.epochs; a warm-up that does not fit is shortened). On --resume: the new total.")
+    Integer epochs;
+    @Option(names = "--batch-size", paramLabel = "N",
+            description = "Images per step, over all processes (train.batch_size).")
+    Integer batchSize;
+    @Option(names = "--lr", paramLabel = "X",
+            description = "Base learning rate (optim.lr); presets with optim.scale_lr use X x batch size / 256.")
+    Double lr;
+    @Option(names = "--seed", paramLabel = "N",
+            description = "Seed of the initial weights, data order, augmentations and Shuffle BN (train.seed): same seed, same run.")
+    Long seed;
     @Option(names = "--workers", paramLabel = "N", description = "Loader threads (0 = all cores).") Integer workers;
 
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
@@ -63,6 +73,12 @@ final class PretrainCommand implements Callable<Integer> {
 
     @Option(names = "--resume", description = "Continue the run in --out from checkpoints/last.ckpt.")
     boolean resume;
+
+    @Option(names = "--init-from", paramLabel = "FILE",
+            description = "Start a new run from pretrained weights: a MoCo4J checkpoint, an official MoCo v1/v2/v3 checkpoint,"
+                    + " torchvision ResNet or timm ViT weights. The architecture is the file's; the queue, optimizer,"
+                    + " schedules and epochs are this run's.")
+    Path initFrom;
 
     @Option(names = "--processes", paramLabel = "N", defaultValue = "1",
             description = "Data-parallel on N local processes through Open MPI's mpirun (train.batch_size is the global "
@@ -91,6 +107,10 @@ final class PretrainCommand implements Callable<Integer> {
 
         MocoConfig cfg;
         Path runDir;
+        InitFromFile initial = null;
+        if (resume && initFrom != null) {
+            throw new UserException("--init-from starts a new run from a file's weights and --resume continues a run; use one of them");
+        }
         if (resume) {
             if (out == null) {
                 throw new UserException("--resume needs --out pointing at the run directory to continue");
@@ -109,6 +129,10 @@ final class PretrainCommand implements Callable<Integer> {
                 loader.file(config);
             }
             cfg = loader.setAll(all).build();
+            if (initFrom != null) { // the architecture is the file's; a preset's other one is replaced, a user's refused
+                initial = InitFromFile.read(initFrom, all, cfg);
+                cfg = initial.configure(cfg, ConfigLoader.defaults().preset(presetName).build(), System.out);
+            }
             runDir = out != null ? out
                     : Path.of("runs", presetName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
@@ -116,7 +140,7 @@ final class PretrainCommand implements Callable<Integer> {
             return launchRanks(runDir);
         }
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
-                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE);
+                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE, initial);
         if (!OpenMpi.launchedByMpirun()) {
             return Pretraining.run(request).exitCode();
         }

@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "report", mixinStandardHelpOptions = true,
-        description = "PNG charts (loss, contrastive accuracy, lr, kNN) and a text summary of a run directory.")
+        description = {"Charts and a text summary of a run directory.",
+                "PNG charts of loss, contrastive accuracy, lr and kNN (pretrain), or of a linear probe's accuracy and loss (lincls)."})
 final class ReportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "RUN", description = "A pretrain or lincls run directory.")
     Path run;

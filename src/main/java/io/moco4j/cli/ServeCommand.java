@@ -17,9 +17,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Embeds a folder of images once (cached beside the run) and serves a local page to explore it:",
-                "a grid of the images, each image's nearest neighbours, search by upload, per-class kNN purity",
-                "and a 2-D map; plus a JSON API (/api/images, /api/neighbors/{id}, /api/search, /api/map)."})
+        description = {"Serves a local page to explore a folder of images.",
+                "Embeds the folder once (cached beside the run); the page shows a grid of the images, each image's"
+                        + " nearest neighbours, search by upload, per-class kNN purity and a 2-D map; plus a JSON API (/api/images, /api/neighbors/{id}, /api/search, /api/map)."})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
             description = "A MoCo4J checkpoint, or a PyTorch/safetensors file import understands.")

@@ -28,9 +28,8 @@ import java.util.stream.Collectors;
  * that names the key and the valid choices; {@link ConfigValidator} then checks values against each other.
  */
 public final class ConfigLoader {
-    public static final List<String> PRESETS = List.of("moco-v1", "moco-v2", "cifar10-demo", "cpu-small", "builtin",
-            "moco-v3-r50", "moco-v3-r50-300ep", "moco-v3-r50-1000ep", "cifar10-v3", "cpu-small-v3", "moco-v3-vit-s",
-            "moco-v3-vit-b", "cpu-vit");
+    /** The built-in presets: the files of the {@code presets/} resource folder (see {@link Presets}). */
+    public static final List<String> PRESETS = Presets.names();
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -38,6 +37,8 @@ public final class ConfigLoader {
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ConfigLoader.class);
 
     private final ObjectNode tree;
 
@@ -126,6 +127,7 @@ public final class ConfigLoader {
     public MocoConfig build() {
         MocoConfig config;
         SettingRanges.check(tree, readResource("defaults")); // types and ranges, one line naming the setting
+        WarmupFit.apply(tree).ifPresent(LOG::info); // a short try or budget must just run
         try {
             config = YAML.treeToValue(tree, MocoConfig.class);
         } catch (UnrecognizedPropertyException e) {

@@ -18,6 +18,8 @@ import org.slf4j.LoggerFactory;
  *       (default 32 px, {@value GeneratedScenes#DEFAULT_TRAIN_COUNT} training images; the test split has a fifth
  *       as many, at least 100);</li>
  *   <li>a folder of CIFAR binaries, or a folder holding {@code cifar-10-batches-bin} / {@code cifar-100-binary};</li>
+ *   <li>a folder of STL-10 binaries ({@code stl10_binary}, or a folder holding it): {@code train_X.bin} for training,
+ *       {@code test_X.bin} for evaluation; one of its files (e.g. {@code unlabeled_X.bin}) for that part alone;</li>
  *   <li>a folder with {@code train/} and {@code test/} (or {@code val/}) sub-folders: the one of the split;</li>
  *   <li>any other folder: an {@link ImageFolderDataset} (class sub-folders, or flat = unlabeled).</li>
  * </ul>
@@ -55,6 +57,10 @@ public final class DataSources {
                 throw new UserException(path + " is an archive; unpack it first (e.g. tar xzf " + path
                         + " -C DIR) and point --data at the unpacked folder");
             }
+            Stl10BinaryDataset.Part stlPart = Stl10BinaryDataset.partOfFile(path);
+            if (stlPart != null) {
+                return log(Stl10BinaryDataset.open(path.toAbsolutePath().getParent(), stlPart), path, split);
+            }
             if (name.endsWith(".bin") && CifarBinaryDataset.detect(path.toAbsolutePath().getParent()) != null) {
                 return log(CifarBinaryDataset.open(path.toAbsolutePath().getParent(), split), path, split);
             }
@@ -63,6 +69,10 @@ public final class DataSources {
         Path cifar = cifarFolder(path);
         if (cifar != null) {
             return log(CifarBinaryDataset.open(cifar, split), cifar, split);
+        }
+        Path stl10 = stl10Folder(path);
+        if (stl10 != null) {
+            return log(Stl10BinaryDataset.open(stl10, Stl10BinaryDataset.partOf(split)), stl10, split);
         }
         Path splitFolder = splitFolder(path, split);
         Path root = splitFolder != null ? splitFolder : path;
@@ -112,6 +122,16 @@ public final class DataSources {
     static Path cifarFolder(Path dir) {
         for (Path candidate : List.of(dir, dir.resolve("cifar-10-batches-bin"), dir.resolve("cifar-100-binary"))) {
             if (Files.isDirectory(candidate) && CifarBinaryDataset.detect(candidate) != null) {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    /** {@code dir} itself or its stl10_binary child, when it holds STL-10 binaries. */
+    static Path stl10Folder(Path dir) {
+        for (Path candidate : List.of(dir, dir.resolve("stl10_binary"))) {
+            if (Files.isDirectory(candidate) && Stl10BinaryDataset.detect(candidate)) {
                 return candidate;
             }
         }

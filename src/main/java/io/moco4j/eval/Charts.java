@@ -1,5 +1,9 @@
 package io.moco4j.eval;
 
+import java.awt.FontMetrics;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -29,10 +33,31 @@ public final class Charts {
 
     /** Draws the curves on one chart and writes it to {@code png}; curves without points are skipped. */
     public static void write(Path png, String title, String xTitle, String yTitle, List<Curve> curves) {
-        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
-        // Legend below the plot so it never hides the ends of the curves.
+        XYChart chart = build(title, xTitle, yTitle, curves);
+        try {
+            BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write chart " + png + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The chart {@link #write} draws. */
+    static XYChart build(String title, String xTitle, String yTitle, List<Curve> curves) {
+        List<String> names = new ArrayList<>();
+        for (Curve c : curves) {
+            if (finite(c).x().length > 0) {
+                names.add(c.name());
+            }
+        }
+        // Legend below the plot so it never hides the ends of the curves: on one row when the labels fit the width,
+        // else one label a row, with the chart taller by those rows so the plot keeps its size. XChart centres a
+        // horizontal legend and does not wrap it, so a row wider than the chart lost both ends of it.
+        XYChart probe = new XYChartBuilder().width(WIDTH).height(HEIGHT).build();
+        boolean oneRow = legendRowWidth(probe.getStyler(), names) <= WIDTH - 2 * EDGE;
+        int height = oneRow || names.size() < 2 ? HEIGHT : HEIGHT + (names.size() - 1) * legendRowHeight(probe.getStyler());
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(height).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
-        chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
+        chart.getStyler().setLegendLayout(oneRow ? Styler.LegendLayout.Horizontal : Styler.LegendLayout.Vertical);
         chart.getStyler().setXAxisDecimalPattern("#.##");
         chart.getStyler().setXAxisTickMarkSpacingHint(90);
         chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
@@ -50,10 +75,36 @@ public final class Charts {
         if (chart.getSeriesMap().isEmpty()) {
             throw new IllegalArgumentException("chart '" + title + "' has no points to draw");
         }
+        return chart;
+    }
+
+    /** Pixels kept free at each side of the chart. */
+    static final int EDGE = 10;
+    /** XChart's legend sample (line and marker) is a box of this width in front of each label. */
+    private static final int LEGEND_SAMPLE = 20;
+
+    /** Width of a one-row legend of {@code names}: per entry the sample, the text and the legend padding around them. */
+    static int legendRowWidth(Styler styler, List<String> names) {
+        FontMetrics fm = metrics(styler);
+        int pad = styler.getLegendPadding();
+        int width = pad;
+        for (String n : names) {
+            width += LEGEND_SAMPLE + pad + fm.stringWidth(n) + pad;
+        }
+        return width;
+    }
+
+    private static int legendRowHeight(Styler styler) {
+        return Math.max(LEGEND_SAMPLE, metrics(styler).getHeight()) + styler.getLegendPadding();
+    }
+
+    private static FontMetrics metrics(Styler styler) {
+        Graphics2D g = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB).createGraphics();
         try {
-            BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write chart " + png + ": " + e.getMessage(), e);
+            g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+            return g.getFontMetrics(styler.getLegendFont());
+        } finally {
+            g.dispose();
         }
     }
 

@@ -144,7 +144,8 @@ public final class TrainingReport {
 
     static String summary(Path runDir, RunMetrics m, List<Path> charts) {
         StringBuilder s = new StringBuilder();
-        List<RunMetrics.Epoch> epochs = m.epochsLatest();
+        // epoch -1 is the kNN of --init-from weights before the first step, not a trained epoch
+        List<RunMetrics.Epoch> epochs = m.epochsLatest().stream().filter(e -> e.epoch() >= 0).toList();
         s.append("run: ").append(runDir.toAbsolutePath().normalize()).append('\n');
         long lastStep = m.steps().isEmpty() ? -1 : m.steps().get(m.steps().size() - 1).step();
         s.append(String.format(Locale.ROOT, "epochs completed: %d%s%n", epochs.size(),

@@ -43,7 +43,7 @@ import java.util.regex.Pattern;
  * <p>Tensors go from the file's host buffers straight into the checkpoint ({@link Checkpoints#writeHost}), so a
  * 400 MB checkpoint is not held twice in memory.
  */
-final class MocoV3Import {
+public final class MocoV3Import {
     private static final Pattern LINEAR = Pattern.compile("^(\\d+)\\.weight$");
     private static final Pattern BLOCK = Pattern.compile("^blocks\\.(\\d+)\\.");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -51,7 +51,7 @@ final class MocoV3Import {
     private MocoV3Import() {}
 
     /** The key prefix of a moco-v3 state dict ({@code module.} under DDP, none otherwise), or null if it is not one. */
-    static String prefix(Map<String, ?> sd) {
+    public static String prefix(Map<String, ?> sd) {
         for (String p : List.of("module.", "")) {
             String base = p + "base_encoder.";
             if (sd.keySet().stream().anyMatch(k -> k.startsWith(base))) {
@@ -304,8 +304,11 @@ final class MocoV3Import {
         return null;
     }
 
-    /** model.* settings of a ResNet backbone, read from its keys and shapes. */
-    private static Map<String, String> resnetSettings(Map<String, HostTensor> backbone) {
+    /**
+     * model.* settings of a ResNet backbone, read from its keys and shapes, plus {@code feature_dim} and a {@code described}
+     * text (also used by {@code pretrain --init-from}).
+     */
+    public static Map<String, String> resnetSettings(Map<String, HostTensor> backbone) {
         ResNetShape shape = MocoCheckpointLayout.inferResNet(MocoCheckpointLayout.shapes(backbone));
         if (shape.depth() != 18 && shape.depth() != 34 && shape.depth() != 50) {
             throw new UserException("the file holds a ResNet-" + shape.depth() + "; MoCo4J builds ResNet-18, -34 and -50 only");
@@ -325,7 +328,7 @@ final class MocoV3Import {
      * from the position embedding's grid; the head count is not in the weights, so it comes from the file's arch
      * (vit_small, vit_base, ...) or the user's --set model.vit_heads.
      */
-    private static Map<String, String> vitSettings(Map<String, HostTensor> backbone, Object archInFile, Map<String, String> overrides) {
+    public static Map<String, String> vitSettings(Map<String, HostTensor> backbone, Object archInFile, Map<String, String> overrides) {
         long[] cls = backbone.get("cls_token").shape();
         long[] patchConv = backbone.containsKey("patch_embed.proj.weight") ? backbone.get("patch_embed.proj.weight").shape() : null;
         long[] pos = backbone.containsKey("pos_embed") ? backbone.get("pos_embed").shape() : null;

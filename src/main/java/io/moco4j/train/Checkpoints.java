@@ -76,6 +76,15 @@ public final class Checkpoints {
     public record Loaded(Path file, MocoConfig config, TrainingProgress progress, int queuePointer, long optimizerSteps,
                          TensorArchive.Contents contents, Kind kind, int ranks) implements SavedModel {
 
+        /** The metadata's {@code "origin"} (imported from, or a run's {@code --init-from} provenance), or null. */
+        public ObjectNode origin() {
+            try {
+                return JSON.readTree(contents.metaJson()).get("origin") instanceof ObjectNode o ? o : null;
+            } catch (IOException e) {
+                return null; // parse() read the same metadata already; nothing to add here
+            }
+        }
+
         /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
         public void requirePretraining() {
             if (kind != Kind.PRETRAINING) {
@@ -162,18 +171,27 @@ public final class Checkpoints {
      */
     public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress)
             throws IOException {
-        save(file, config, moco, optimizer, progress, null);
+        save(file, config, moco, optimizer, progress, null, null);
     }
 
     /** As above, with the fp16 loss scaler's state in the metadata ({@code scaler}; none when {@code scaler} is null). */
     public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress,
                             LossScaler scaler) throws IOException {
+        save(file, config, moco, optimizer, progress, null, scaler);
+    }
+
+    /**
+     * As {@link #save(Path, MocoConfig, MomentumContrast, Optimizer, TrainingProgress)} with where the run's first weights
+     * came from ({@code origin}, may be null) and the fp16 loss scaler (may be null) in the metadata.
+     */
+    public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress,
+                            ObjectNode origin, LossScaler scaler) throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         moco.networks().forEach((prefix, net) -> put(tensors, prefix, net));
         tensors.putAll(moco.extraState());
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
         int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
-        TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), null,
+        TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), origin,
                 moco.collectives().size(), scaler == null ? null : scaler.stateDict()), tensors);
     }
 

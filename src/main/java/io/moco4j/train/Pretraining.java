@@ -49,9 +49,17 @@ public final class Pretraining {
 
     /**
      * @param maxGlobalSteps stop (with a checkpoint, as for Ctrl-C) once this many steps are done; Long.MAX_VALUE for none
+     * @param initialWeights weights a new run starts from ({@code --init-from}), or null for the seed's
      */
     public record Request(Path runDir, MocoConfig config, Device device, boolean resume, TrainingData data,
-                          StopSignal stop, PrintStream out, long maxGlobalSteps) {}
+                          StopSignal stop, PrintStream out, long maxGlobalSteps, InitialWeights initialWeights) {
+
+        /** A run that starts from its seed (or resumes). */
+        public Request(Path runDir, MocoConfig config, Device device, boolean resume, TrainingData data, StopSignal stop,
+                       PrintStream out, long maxGlobalSteps) {
+            this(runDir, config, device, resume, data, stop, out, maxGlobalSteps, null);
+        }
+    }
 
     public enum Status { COMPLETED, STOPPED, DIVERGED }
 
@@ -91,7 +99,7 @@ public final class Pretraining {
             if (!ranks.isRoot()) { // rank 0 reports progress; the others train quietly
                 request = new Request(request.runDir(), request.config(), request.device(), request.resume(),
                         request.data(), request.stop(), new PrintStream(java.io.OutputStream.nullOutputStream()),
-                        request.maxGlobalSteps());
+                        request.maxGlobalSteps(), request.initialWeights());
             }
         }
         Outcome outcome = runRank(request, ranks);
@@ -106,6 +114,9 @@ public final class Pretraining {
         boolean writer = ranks.isRoot();
         RunDirectory dir = RunDirectory.of(request.runDir());
         Checkpoints.Loaded resumeFrom = null;
+        if (request.resume() && request.initialWeights() != null) {
+            throw new UserException("--init-from starts a new run and --resume continues one; use one of them");
+        }
         if (request.resume()) {
             resumeFrom = ResumeCandidates.load(dir, request.out()); // last.ckpt, else the newest intact periodic one
             resumeFrom.requirePretraining();
@@ -114,7 +125,7 @@ public final class Pretraining {
             dir.createNew();
         }
         if (writer) {
-            Files.writeString(dir.config(), ConfigLoader.toYaml(cfg));
+            Files.writeString(dir.config(), RunOrigin.yamlComment(request, resumeFrom) + ConfigLoader.toYaml(cfg));
         }
         if (ranks.size() > 1) {
             ranks.barrier(); // the run directory exists before anyone trains
@@ -126,7 +137,7 @@ public final class Pretraining {
              EpochEvaluator monitor = writer ? data.knnMonitor(cfg) : EpochEvaluator.NONE;
              MetricsLog metrics = writer ? new MetricsLog(dir.metrics()) : MetricsLog.discarding();
              Optimizer optimizer = Optimizers.from(cfg);
-             MomentumContrast moco = resumeFrom == null ? MethodFactory.fresh(cfg, root) : restored(cfg, root, resumeFrom, optimizer)) {
+             MomentumContrast moco = resumeFrom == null ? fresh(cfg, root, request) : restored(cfg, root, resumeFrom, optimizer)) {
             moco.distribute(ranks);
             StateSync.startTogether(ranks, moco);
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
@@ -141,7 +152,7 @@ public final class Pretraining {
                 QueueCoverage.warning(cfg.moco().queueSize(), cfg.keysPerStep(), loader.batchesPerEpoch(), data.train().size())
                         .ifPresent(w -> request.out().println("Warning: " + w));
             }
-            return new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco).run(start);
+            return new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco, RunOrigin.of(request, resumeFrom)).run(start);
         }
     }
 
@@ -157,6 +168,20 @@ public final class Pretraining {
         }
         return String.format(Locale.ROOT, "MoCo v%d: %s, K %d, m %.4g, T %.3g, batch %d", cfg.version(), model,
                 cfg.moco().queueSize(), cfg.moco().momentum(), cfg.moco().temperature(), cfg.train().batchSize());
+    }
+
+    /** A new run's model: from its seed, or with the weights of {@code --init-from} (each part said in one line). */
+    private static MomentumContrast fresh(MocoConfig cfg, NDManager root, Request request) {
+        MomentumContrast moco = MethodFactory.fresh(cfg, root);
+        if (request.initialWeights() != null) {
+            try {
+                request.initialWeights().apply(moco, cfg).forEach(line -> request.out().println("Initial weights: " + line));
+            } catch (RuntimeException e) {
+                moco.close();
+                throw e;
+            }
+        }
+        return moco;
     }
 
     /** The model and optimizer state of a checkpoint, continuing exactly where it stopped. */
@@ -185,9 +210,12 @@ public final class Pretraining {
         private final LrSchedule schedule;
         private final MomentumSchedule momentum;
         private final int stepsPerEpoch;
+        /** Where the run's weights came from ({@code --init-from}), kept in every checkpoint; null for none. */
+        private final ObjectNode origin;
 
         Loop(Request request, MocoConfig cfg, RunDirectory dir, ViewLoader loader, EpochEvaluator monitor,
-             MetricsLog metrics, Optimizer optimizer, MomentumContrast moco) {
+             MetricsLog metrics, Optimizer optimizer, MomentumContrast moco, ObjectNode origin) {
+            this.origin = origin;
             this.request = request;
             this.cfg = cfg;
             this.dir = dir;
@@ -223,6 +251,9 @@ public final class Pretraining {
             float lastLoss = Float.NaN;
             try (ProgressReporter progress = new ProgressReporter(ProgressReporter.isTerminal(), request.out(), epochs,
                     stepsPerEpoch, cfg.train().logEvery())) {
+                if (request.initialWeights() != null && start.globalStep() == 0) {
+                    evaluateStart(progress);
+                }
                 for (int epoch = start.epoch(); epoch < epochs; epoch++) {
                     int first = epoch == start.epoch() ? start.stepInEpoch() : 0;
                     EpochStats stats = new EpochStats();
@@ -257,7 +288,7 @@ public final class Pretraining {
                                 if (!lastOfEpoch && (stop || globalStep >= request.maxGlobalSteps())) {
                                     TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
                                     if (writer()) {
-                                        Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
+                                        Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, null);
                                     }
                                     progress.message(stopMessage(p));
                                     return new Outcome(Status.STOPPED, p, lastLoss);
@@ -277,6 +308,24 @@ public final class Pretraining {
                 progress.message(String.format(Locale.ROOT, "Done: %d epochs in %.0f s of training. Encoder: %s",
                         epochs, elapsed, dir.lastCheckpoint()));
                 return new Outcome(Status.COMPLETED, new TrainingProgress(epochs, 0, globalStep, elapsed), lastLoss);
+            }
+        }
+
+        /**
+         * The monitor's "epoch 0": kNN of the initial weights before the first step, logged as an epoch record with
+         * epoch -1 (charted at epoch 0) so the curve starts where the weights do.
+         */
+        private void evaluateStart(ProgressReporter progress) {
+            if (!monitor.due(-1, cfg.train().epochs())) {
+                return;
+            }
+            Map<String, Double> values = monitor.evaluate(moco.encoderQ(), -1);
+            ObjectNode rec = MetricsLog.record("epoch").put("epoch", -1).put("epoch_seconds", 0.0).put("elapsed_seconds", 0.0);
+            values.forEach(rec::put);
+            rec.put("init_from", origin.path("file_name").asText());
+            metrics.write(rec);
+            if (values.containsKey("knn_top1")) {
+                progress.message(String.format(Locale.ROOT, "epoch 0 (initial weights): kNN top-1 %.2f%%", values.get("knn_top1")));
             }
         }
 
@@ -309,7 +358,7 @@ public final class Pretraining {
                 StateSync.verifyIdentical(moco.collectives(), StateSync.state(moco), "end of epoch " + (epoch + 1));
             }
             if (writer()) {
-                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p);
+                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, null);
             }
             int every = cfg.train().checkpointEvery();
             if (writer() && every > 0 && (epoch + 1) % every == 0) {
