@@ -203,7 +203,7 @@ final class PretrainCommand implements Callable<Integer> {
         static DataDriven of(MocoConfig provisional, java.util.Set<String> userKeys, boolean configFile) {
             ImageDataset train = TrainingData.open(provisional).train();
             DataProfile profile = DataProfile.read(train);
-            List<DataDrivenSettings.Choice> choices = DataDrivenSettings.choose(profile);
+            List<DataDrivenSettings.Choice> choices = DataDrivenSettings.choose(profile, io.moco4j.method.QueueCoverage::largestQueue);
             java.util.Set<String> mine = new java.util.HashSet<>();
             userKeys.forEach(k -> mine.add(k.replace('-', '_')));
             List<String> lines = new ArrayList<>(DataDrivenSettings.lines(profile, choices, mine));

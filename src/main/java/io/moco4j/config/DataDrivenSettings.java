@@ -1,7 +1,6 @@
 package io.moco4j.config;
 
 import io.moco4j.data.DataProfile;
-import io.moco4j.train.QueueCoverage;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,8 +53,14 @@ public final class DataDrivenSettings {
 
     private DataDrivenSettings() {}
 
-    /** The choices for {@code profile}, in the order they are printed. */
-    public static List<Choice> choose(DataProfile p) {
+    /**
+     * The choices for {@code profile}, in the order they are printed.
+     *
+     * @param safeQueue {@code (stepsPerEpoch, keysPerStep) ->} the longest queue that keeps images from meeting their
+     *     own key of the previous epoch: {@code method.QueueCoverage::largestQueue} (passed in, as configuration sits
+     *     below the method package)
+     */
+    public static List<Choice> choose(DataProfile p, java.util.function.IntBinaryOperator safeQueue) {
         List<Choice> out = new ArrayList<>();
         int s = p.typicalShortSide();
         int n = p.images();
@@ -96,7 +101,7 @@ public final class DataDrivenSettings {
         double lr = 0.06 * batch / 256;
         out.add(new Choice("optim.lr", trim(lr), batch == 256 ? "cpu-small's rate" : "0.06 x " + batch + "/256 (linear scaling)"));
 
-        int safe = QueueCoverage.largestQueue(steps, batch);
+        int safe = safeQueue.applyAsInt(steps, batch);
         int queue = Math.max(batch, Math.min(4096, safe));
         out.add(new Choice("moco.queue_size", Integer.toString(queue), queue == 4096
                 ? String.format(Locale.ROOT, "cpu-small's 4096 keys (%d steps of an epoch's %d)", 4096 / batch, steps)

@@ -87,7 +87,7 @@ public record DataProfile(int images, int typicalWidth, int typicalHeight, boole
     }
 
     /** Size and (when the header says) greyness without decoding; null when only decoding can tell. */
-    private record Header(int width, int height, Boolean grey) {}
+    record Header(int width, int height, Boolean grey) {}
 
     private static Header header(ImageDataset dataset, int index) {
         if (!(dataset instanceof ImageFolderDataset folder)) {

@@ -20,6 +20,9 @@ import io.moco4j.method.MethodFactory;
 import io.moco4j.method.MomentumContrast;
 import io.moco4j.method.MomentumSchedule;
 import io.moco4j.method.QueueCoverage;
+import io.moco4j.data.ImageDataset;
+import io.moco4j.eval.DatasetSubset;
+import io.moco4j.eval.OnlineProbe;
 import io.moco4j.optim.LrSchedule;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
@@ -150,14 +153,40 @@ public final class Pretraining {
                         .ifPresent(w -> request.out().println("Warning: " + w));
             }
             Loop loop = new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco);
-            loop.budget = timeBudget(cfg, dir, request.resume(), start, loader.batchesPerEpoch(), data, ranks);
-            return loop.run(start);
+            try (OnlineProbe probe = onlineProbe(cfg, data, moco, writer && ranks.size() == 1, request.out())) {
+                loop.probe = probe;
+                loop.budget = timeBudget(cfg, dir, request.resume(), start, loader.batchesPerEpoch(), data, ranks,
+                        probe == null ? 0 : probe.validationImages());
+                return loop.run(start);
+            }
         }
+    }
+
+    /**
+     * The online linear probe when {@code train.online_probe} is on, the training images have labels and --val is
+     * given (with the same classes), on a single process; else null.
+     */
+    private static OnlineProbe onlineProbe(MocoConfig cfg, TrainingData data, MomentumContrast moco, boolean single,
+                                           PrintStream out) {
+        MocoConfig.Train t = cfg.train();
+        if (!t.onlineProbe() || !single || data.val() == null || !data.train().isLabeled() || !data.val().isLabeled()) {
+            return null;
+        }
+        if (!data.train().classes().equals(data.val().classes())) {
+            out.println("Note: no online probe: the training and --val sets have different classes");
+            return null;
+        }
+        ImageDataset val = DatasetSubset.random(data.val(), t.knnValSubset(), t.seed() + 1);
+        out.printf(Locale.ROOT, "Online linear probe on the pooled backbone features (%d classes, SGD lr %.3g), scored on %d"
+                + " --val images every epoch (train.online_probe=false turns it off)%n", data.train().classes().size(), t.probeLr(), val.size());
+        return new OnlineProbe(moco.encoderQ().featureDim(), data.train().classes().size(), t.probeLr(), t.seed(),
+                moco.manager(), val, data.evalTransform(), t.batchSize());
     }
 
     /** The run's {@link TimeBudget}, or null without {@code train.time_budget}. */
     private static TimeBudget timeBudget(MocoConfig cfg, RunDirectory dir, boolean resume, TrainingProgress start,
-                                         int stepsPerEpoch, TrainingData data, Collectives ranks) throws IOException {
+                                         int stepsPerEpoch, TrainingData data, Collectives ranks, int probeImages)
+            throws IOException {
         if (cfg.train().timeBudget().isBlank()) {
             return null;
         }
@@ -169,7 +198,7 @@ public final class Pretraining {
         boolean knn = t.knnEvery() > 0 && data.val() != null && data.train().isLabeled() && data.val().isLabeled();
         int knnImages = !knn ? 0 : (t.knnTrainSubset() > 0 ? Math.min(t.knnTrainSubset(), data.train().size()) : data.train().size())
                 + (t.knnValSubset() > 0 ? Math.min(t.knnValSubset(), data.val().size()) : data.val().size());
-        return TimeBudget.forRun(cfg, dir, resume, start, stepsPerEpoch, knnImages, 0);
+        return TimeBudget.forRun(cfg, dir, resume, start, stepsPerEpoch, knnImages, probeImages);
     }
 
     private static String describe(MocoConfig cfg) {
@@ -214,6 +243,8 @@ public final class Pretraining {
         private final int stepsPerEpoch;
         /** Fits the run into train.time_budget; null without one. */
         TimeBudget budget;
+        /** The online linear probe; null when off. */
+        OnlineProbe probe;
 
         Loop(Request request, MocoConfig cfg, RunDirectory dir, ViewLoader loader, EpochEvaluator monitor,
              MetricsLog metrics, Optimizer optimizer, MomentumContrast moco) {
@@ -277,6 +308,10 @@ public final class Pretraining {
                                 double lr = schedule.lr(at[0], at[1], stepsPerEpoch);
                                 double m = momentum.at(at[0], at[1], stepsPerEpoch);
                                 long t0 = System.nanoTime();
+                                if (probe != null) { // before the step, on the features the step starts from (no gradient)
+                                    probe.train(moco.encoderQ(), batch.view(0), batch.labels(),
+                                            lr / cfg.optim().effectiveLr(cfg.train().batchSize()));
+                                }
                                 MomentumContrast.StepResult r = trainStep(batch, globalStep, lr, m);
                                 double seconds = (System.nanoTime() - t0) / 1e9;
                                 elapsed += seconds;
@@ -361,6 +396,16 @@ public final class Pretraining {
                 values.forEach(rec::put);
                 if (values.containsKey("knn_top1")) {
                     knn = String.format(Locale.ROOT, ", kNN top-1 %.2f%%", values.get("knn_top1"));
+                }
+            }
+            if (probe != null) {
+                try {
+                    Map<String, Double> values = probe.evaluate(moco.encoderQ());
+                    values.forEach(rec::put);
+                    knn += String.format(Locale.ROOT, ", probe top-1 %.2f%%", values.get("probe_top1"));
+                } catch (RuntimeException e) { // a monitor: its failure is a warning, never the end of the run
+                    LOG.warn("online probe evaluation failed at epoch {}: {}", epoch + 1, e.toString());
+                    progress.message("Warning: the online probe's evaluation failed (" + e.getMessage() + "); training goes on");
                 }
             }
             metrics.write(rec);

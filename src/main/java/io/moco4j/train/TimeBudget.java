@@ -32,8 +32,9 @@ import java.util.function.LongSupplier;
  * kNN evaluation per due epoch (measured once one ran; before that guessed from the images it scores) + a
  * reserve for shutting down. The last epoch may be partial: the run ends at step T, mid-epoch if need be,
  * with the last epoch's evaluation and checkpoint. After the first {@value #CALIBRATION} timed steps the plan is
- * made; from then on, whenever the predicted end is off the budget by more than 1% of it (and two steps), the
- * remaining steps are re-planned (shorter when behind, longer when ahead).
+ * made; from then on (at most every {@value #REPLAN_GAP} steps) the remaining steps are re-planned whenever the plan
+ * would overrun the budget by more than half a step (shorter) or one more step would fit (longer), so the run ends
+ * within about a step of the budget; re-plans of 2% or more are announced.
  *
  * <p>All times come from an injected nanosecond clock, so tests drive it with a fake one.
  */
@@ -41,7 +42,7 @@ public final class TimeBudget {
     static final int CALIBRATION = 8;
     static final int WINDOW = 40;
     /** Re-plans at most every so many steps, so one slow step does not move the plan. */
-    static final int REPLAN_GAP = 10;
+    static final int REPLAN_GAP = 5;
     /** Evaluation cost of one batch of images relative to one training step, until an evaluation was timed. */
     static final double EVAL_BATCH_PER_STEP = 0.35;
 
@@ -70,6 +71,9 @@ public final class TimeBudget {
     private long totalSteps;
     private boolean planned;
     private long lastReplanStep;
+    private long announcedSteps;
+    /** The last step of an epoch is done but its end (evaluation, checkpoint) is not. */
+    private boolean epochEndPending;
 
     private final double[] recent = new double[WINDOW];
     private int timed;
@@ -174,6 +178,7 @@ public final class TimeBudget {
             timed++;
         }
         lastMark = now;
+        epochEndPending = stepsDone % stepsPerEpoch == 0 || stepsDone >= totalSteps;
         if (timed < Math.min(CALIBRATION, Math.max(1, totalSteps - stepsDone - 1))) {
             return Optional.empty();
         }
@@ -181,6 +186,7 @@ public final class TimeBudget {
             planned = true;
             double before = stepSeconds();
             replan(stepsDone);
+            announcedSteps = totalSteps;
             return Optional.of(String.format(Locale.ROOT, "Time budget %s (%s left): %.3f s a step measured over %d steps;"
                             + " plan: %d steps = %.1f epochs of %d, the %d-epoch schedule (warm-up, decay, momentum) shrunk"
                             + " to fit, evaluations and checkpoints included; ends in about %s",
@@ -206,6 +212,7 @@ public final class TimeBudget {
             }
         }
         lastMark = now; // the overhead is not a step's time
+        epochEndPending = false;
         return planned ? driftCheck(stepsDone) : Optional.empty();
     }
 
@@ -214,35 +221,40 @@ public final class TimeBudget {
         return new State(budgetText, budgetSeconds, elapsedSeconds(), stepsDone, anchorStep, anchorProgress, totalSteps);
     }
 
+    /**
+     * Re-plans when the plan no longer fits (its predicted end is more than half a step past the budget) or when at
+     * least one more step would fit; says so when the plan moved by 2% or more since it was last announced.
+     */
     private Optional<String> driftCheck(long stepsDone) {
         if (stepsDone >= totalSteps || stepsDone - lastReplanStep < REPLAN_GAP) {
             return Optional.empty();
         }
+        double available = budgetSeconds - reserve() - elapsedSeconds();
+        long current = totalSteps - stepsDone;
+        long best = bestSteps(stepsDone, available);
+        boolean behind = best < current && cost(stepsDone, current) > available + 0.5 * stepSeconds();
+        boolean ahead = best > current;
+        if (!behind && !ahead) {
+            return Optional.empty();
+        }
         double end = predictedEnd(stepsDone);
-        double target = budgetSeconds - reserve();
-        double tolerance = Math.max(0.01 * budgetSeconds, 2 * stepSeconds());
-        if (Math.abs(end - target) <= tolerance) {
-            return Optional.empty();
-        }
-        long before = totalSteps;
         replan(stepsDone);
-        if (totalSteps == before) {
-            return Optional.empty();
+        if (Math.abs(totalSteps - announcedSteps) < Math.max(1, 0.02 * announcedSteps)) {
+            return Optional.empty(); // small corrections go unannounced
         }
+        long before = announcedSteps;
+        announcedSteps = totalSteps;
         return Optional.of(String.format(Locale.ROOT, "%s plan (predicted end %s of %s, steps now %.3f s): re-planned to %d"
                         + " steps = %.1f epochs (was %d); the schedule is re-spread over the rest and still ends at the last step",
-                end > target ? "Behind" : "Ahead of", Durations.format(end), budgetText, stepSeconds(), totalSteps,
+                behind ? "Behind" : "Ahead of", Durations.format(end), budgetText, stepSeconds(), totalSteps,
                 totalSteps / (double) stepsPerEpoch, before));
     }
 
-    /** Sets the plan's end to the most steps that fit the remaining budget, anchored at the current step. */
-    private void replan(long stepsDone) {
-        double available = budgetSeconds - reserve() - elapsedSeconds();
-        double c = stepSeconds();
-        long hi = Math.max(1, (long) (available / c) + 1);
+    /** The most steps after {@code stepsDone} whose cost fits {@code available} seconds; at least one. */
+    private long bestSteps(long stepsDone, double available) {
+        long hi = Math.max(1, (long) (available / stepSeconds()) + 1);
         long lo = 1;
-        // largest n with cost(n) <= available (cost grows with n); at least one step so the schedule completes
-        while (lo < hi) {
+        while (lo < hi) { // cost grows with n
             long mid = (lo + hi + 1) >>> 1;
             if (cost(stepsDone, mid) <= available) {
                 lo = mid;
@@ -250,6 +262,12 @@ public final class TimeBudget {
                 hi = mid - 1;
             }
         }
+        return lo;
+    }
+
+    /** Sets the plan's end to the most steps that fit the remaining budget, anchored at the current step. */
+    private void replan(long stepsDone) {
+        long lo = bestSteps(stepsDone, budgetSeconds - reserve() - elapsedSeconds());
         double p = progress(stepsDone);
         anchorStep = stepsDone;
         anchorProgress = p;
@@ -265,7 +283,8 @@ public final class TimeBudget {
     /** Seconds for {@code n} more steps after {@code stepsDone}, with the epoch ends and evaluations they cross. */
     double cost(long stepsDone, long n) {
         long end = stepsDone + n;
-        long firstEpoch = stepsDone / stepsPerEpoch; // the epoch whose end comes next
+        // the epoch whose end comes next: the one just finished when its end is still pending
+        long firstEpoch = (epochEndPending ? stepsDone - 1 : stepsDone) / stepsPerEpoch;
         long lastEpoch = (end - 1) / stepsPerEpoch;
         long ends = Math.max(0, lastEpoch - firstEpoch + 1);
         long knnRuns = 0;

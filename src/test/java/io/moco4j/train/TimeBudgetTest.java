@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.moco4j.method.MomentumSchedule;
 import io.moco4j.optim.LrSchedule;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,13 +31,15 @@ class TimeBudgetTest {
     }
 
     /** What a run does with the budget: steps of the given duration, epoch ends of the given overhead. */
-    record Run(List<String> messages, long steps, double endSeconds, List<Double> lrs, List<Double> momenta) {}
+    record Run(List<String> messages, long steps, double endSeconds, List<Double> lrs, List<Double> momenta,
+               List<Long> totals) {}
 
     static Run drive(TimeBudget b, FakeClock clock, int stepsPerEpoch, LongUnaryOperator stepMillis, double epochEndSeconds,
                      int knnEvery, double knnSeconds, LrSchedule lr, MomentumSchedule m) {
         List<String> messages = new ArrayList<>();
         List<Double> lrs = new ArrayList<>();
         List<Double> momenta = new ArrayList<>();
+        List<Long> totals = new ArrayList<>();
         long g = 0;
         for (int epoch = 0; epoch < b.plannedEpochs(); epoch++) {
             for (int step = 0; step < stepsPerEpoch; step++) {
@@ -54,8 +57,11 @@ class TimeBudgetTest {
             boolean knn = knnEvery > 0 && ((epoch + 1) % knnEvery == 0 || last);
             clock.advance(epochEndSeconds + (knn ? knnSeconds : 0));
             b.epochDone(g, knn).ifPresent(messages::add);
+            if (totals.isEmpty() || totals.get(totals.size() - 1) != b.totalSteps()) {
+                totals.add(b.totalSteps());
+            }
         }
-        return new Run(messages, g, b.elapsedSeconds(), lrs, momenta);
+        return new Run(messages, g, b.elapsedSeconds(), lrs, momenta, totals);
     }
 
     @Test
@@ -88,7 +94,11 @@ class TimeBudgetTest {
         Run run = drive(b, clock, steps, g -> 200, 1.0, 2, 6.0, LrSchedule.cosine(0.06, 20, true, 0),
                 MomentumSchedule.cosine(0.99, 20));
         assertTrue(run.endSeconds() <= 600, "ends inside the budget: " + run.endSeconds());
-        assertTrue(run.endSeconds() >= 0.97 * 600, "uses the budget (within 3%): " + run.endSeconds() + " " + run.messages());
+        // The smallest thing that can be added past an epoch boundary is a step with an epoch end and a kNN run
+        // (0.2 + 1 + 6 s): the run ends within that and the 6 s reserve (1%) of the budget.
+        assertTrue(run.endSeconds() >= 600 - 6 - 7.2, "ends close to the budget: " + run.endSeconds() + " " + run.messages());
+        // and the plan settles instead of flipping between two ends at every epoch (plan totals seen at epoch ends)
+        assertTrue(run.totals().size() <= 4, "plan totals at epoch ends: " + run.totals());
         assertEquals(b.totalSteps(), run.steps(), "the run ends exactly at the plan's last step");
     }
 
@@ -109,7 +119,7 @@ class TimeBudgetTest {
         assertTrue(b.totalSteps() < firstPlan[0], "re-planned shorter: " + b.totalSteps() + " < " + firstPlan[0]);
         assertEquals(b.totalSteps(), run.steps(), "the run goes on to the re-planned end instead of stopping halfway");
         assertTrue(run.endSeconds() <= 900, "inside the budget: " + run.endSeconds());
-        assertTrue(run.endSeconds() >= 0.95 * 900, "and uses it: " + run.endSeconds());
+        assertTrue(run.endSeconds() >= 900 - 9 - 1, "and within its 9 s reserve and two steps of it: " + run.endSeconds());
 
         // The schedule: never jumps up (the cosine falls step by step through the re-plan) and reaches its end at
         // the last step. A per-step cosine from 0.06 over T steps has lr = 0.06 x 0.5 (1 + cos(pi (T-1)/T)) at its
@@ -141,7 +151,7 @@ class TimeBudgetTest {
         }, 0.2, 0, 0, LrSchedule.cosine(0.06, 10, true, 0), MomentumSchedule.constant(0.99));
         assertTrue(run.messages().stream().anyMatch(s -> s.startsWith("Ahead of plan")), run.messages().toString());
         assertTrue(b.totalSteps() > firstPlan[0]);
-        assertTrue(run.endSeconds() <= 600 && run.endSeconds() >= 0.95 * 600, "" + run.endSeconds());
+        assertTrue(run.endSeconds() <= 600 && run.endSeconds() >= 600 - 6 - 1, "" + run.endSeconds());
     }
 
     @Test
