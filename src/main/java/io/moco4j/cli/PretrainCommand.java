@@ -2,8 +2,11 @@ package io.moco4j.cli;
 
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.config.DataDrivenSettings;
+import io.moco4j.data.DataProfile;
 import io.moco4j.data.DataSources;
 import io.moco4j.interop.InitFromFile;
+import io.moco4j.data.ImageDataset;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.train.ResumeCandidates;
 import io.moco4j.train.Pretraining;
@@ -62,6 +65,11 @@ final class PretrainCommand implements Callable<Integer> {
     Long seed;
     @Option(names = "--workers", paramLabel = "N", description = "Loader threads (0 = all cores).") Integer workers;
 
+    @Option(names = "--time-budget", paramLabel = "T",
+            description = "Fit the whole run into T of wall time (e.g. 90s, 30m, 1h, 1h30m): the first steps are timed and the"
+                    + " schedule is shrunk or stretched to end inside T, evaluations included; re-planned if the machine slows.")
+    String timeBudget;
+
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
 
@@ -100,6 +108,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (lr != null) all.put("optim.lr", lr.toString());
         if (seed != null) all.put("train.seed", seed.toString());
         if (workers != null) all.put("train.workers", workers.toString());
+        if (timeBudget != null) all.put("train.time_budget", quoted(Path.of(timeBudget.strip())));
         if (data != null) all.put("data.path", quoted(absoluteUnlessBuiltin(data)));
         if (val != null) all.put("data.val", quoted(absoluteUnlessBuiltin(val)));
         if (unlabeled) all.put("data.unlabeled", "true");
@@ -111,6 +120,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (resume && initFrom != null) {
             throw new UserException("--init-from starts a new run from a file's weights and --resume continues a run; use one of them");
         }
+        List<String> notes = List.of();
         if (resume) {
             if (out == null) {
                 throw new UserException("--resume needs --out pointing at the run directory to continue");
@@ -124,7 +134,18 @@ final class PretrainCommand implements Callable<Integer> {
             }
             cfg = Pretraining.resumedConfig(last.config(), all);
         } else {
-            ConfigLoader loader = ConfigLoader.defaults().preset(presetName);
+            ConfigLoader loader;
+            if (preset == null && data != null) {
+                // no preset named: the settings come from the data (printed, and noted in config.yaml)
+                DataDriven chosen = DataDriven.of(ConfigLoader.defaults().preset(DataDrivenSettings.BASE).setAll(all).build(),
+                        all.keySet(), config != null);
+                chosen.lines().forEach(System.out::println);
+                notes = chosen.lines();
+                presetName = "data";
+                loader = ConfigLoader.defaults().preset(DataDrivenSettings.BASE).setAll(chosen.overrides());
+            } else {
+                loader = ConfigLoader.defaults().preset(presetName);
+            }
             if (config != null) {
                 loader.file(config);
             }
@@ -140,7 +161,7 @@ final class PretrainCommand implements Callable<Integer> {
             return launchRanks(runDir);
         }
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
-                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE, initial);
+                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE, initial, notes);
         if (!OpenMpi.launchedByMpirun()) {
             return Pretraining.run(request).exitCode();
         }
@@ -198,6 +219,22 @@ final class PretrainCommand implements Callable<Integer> {
             throw new UserException("--preset " + preset + " is MoCo v" + presetConfig.version() + " but " + last.file()
                     + " is a MoCo v" + last.config().version() + " run; drop --preset to resume it with its own settings,"
                     + " or start a new run in another --out");
+        }
+    }
+
+    /** The data-driven choices for a run: read the training set's profile, choose, leave the user's keys alone. */
+    private record DataDriven(Map<String, String> overrides, List<String> lines) {
+        static DataDriven of(MocoConfig provisional, java.util.Set<String> userKeys, boolean configFile) {
+            ImageDataset train = TrainingData.open(provisional).train();
+            DataProfile profile = DataProfile.read(train);
+            List<DataDrivenSettings.Choice> choices = DataDrivenSettings.choose(profile, io.moco4j.method.QueueCoverage::largestQueue);
+            java.util.Set<String> mine = new java.util.HashSet<>();
+            userKeys.forEach(k -> mine.add(k.replace('-', '_')));
+            List<String> lines = new ArrayList<>(DataDrivenSettings.lines(profile, choices, mine));
+            if (configFile) {
+                lines.add("  (values in --config override these)");
+            }
+            return new DataDriven(DataDrivenSettings.overrides(choices, mine), lines);
         }
     }
 

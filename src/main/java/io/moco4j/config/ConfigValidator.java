@@ -42,6 +42,10 @@ final class ConfigValidator {
         positive("moco.temperature", mo.temperature());
         positive("moco.bn_splits", mo.bnSplits());
 
+        if (!c.train().timeBudget().isBlank()) {
+            Durations.parseSeconds(c.train().timeBudget(), "train.time_budget");
+        }
+
         MocoConfig.Optim o = c.optim();
         oneOf("optim.name", o.name(), OPTIMIZERS);
         positive("optim.lr", o.lr());

@@ -54,12 +54,16 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
 
     /**
      * @param cropMin lower bound of every random-resized-crop scale of the recipe; 0 keeps the recipe's own
+     * @param timeBudget wall-clock budget of the run ({@link Durations}), empty for none
+     * @param onlineProbe train a linear probe beside MoCo when the data has labels and a validation set
+     * @param probeLr the online probe's base SGD rate
      * @param allowRankChange let {@code --resume} continue a MoCo v1/v2 run on another number of ranks (same global
      *     batch, data order and queue, but not bit-identical: per-rank BatchNorm and Shuffle BN change)
      */
     public record Train(int epochs, int batchSize, long seed, String augment, double cropMin, int imageSize, int workers,
                         int logEvery, int checkpointEvery, int knnEvery, int knnK, double knnT,
-                        int knnTrainSubset, int knnValSubset, boolean allowRankChange) {}
+                        int knnTrainSubset, int knnValSubset, String timeBudget, boolean onlineProbe, double probeLr,
+                        boolean allowRankChange) {}
 
     public record Data(String path, String val, int generatedTrain, int generatedVal, boolean unlabeled, boolean strict,
                        long maxPixels) {}

@@ -85,6 +85,7 @@ final class SettingRanges {
         RANGES.put("train.knn_t", Range.reals(0, true, 100, false));
         RANGES.put("train.knn_train_subset", Range.ints(0, Integer.MAX_VALUE));
         RANGES.put("train.knn_val_subset", Range.ints(0, Integer.MAX_VALUE));
+        RANGES.put("train.probe_lr", Range.reals(0, true, 1000, false));
         RANGES.put("data.generated_train", Range.ints(1, 1_000_000));
         RANGES.put("data.generated_val", Range.ints(1, 1_000_000));
         RANGES.put("data.max_pixels", Range.ints(1, 1_000_000_000_000L));

@@ -25,11 +25,20 @@ public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs, List<P
     /** One {@code "type":"step"} record. */
     public record Step(int epoch, long step, double loss, double acc1, double acc5, double lr, double imgPerSec, double time) {}
 
-    /** One {@code "type":"epoch"} record; {@code epoch} is 0-based. */
+    /** One {@code "type":"epoch"} record; {@code epoch} is 0-based; {@code probeTop1} is the online probe's (NaN if none). */
     public record Epoch(int epoch, double loss, double acc1, double acc5, double lr, double epochSeconds,
-                        double elapsedSeconds, double knnTop1, double knnTop5) {
+                        double elapsedSeconds, double knnTop1, double knnTop5, double probeTop1) {
+        public Epoch(int epoch, double loss, double acc1, double acc5, double lr, double epochSeconds,
+                     double elapsedSeconds, double knnTop1, double knnTop5) {
+            this(epoch, loss, acc1, acc5, lr, epochSeconds, elapsedSeconds, knnTop1, knnTop5, Double.NaN);
+        }
+
         public boolean hasKnn() {
             return !Double.isNaN(knnTop1);
+        }
+
+        public boolean hasProbe() {
+            return !Double.isNaN(probeTop1);
         }
     }
 
@@ -80,7 +89,7 @@ public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs, List<P
                         num(node, "loss"), num(node, "acc1"), num(node, "acc5"), num(node, "lr"), num(node, "img_per_s"), num(node, "time")));
                 case "epoch" -> epochs.add(new Epoch(node.path("epoch").asInt(epochs.size()), num(node, "loss"), num(node, "acc1"),
                         num(node, "acc5"), num(node, "lr"), num(node, "epoch_seconds"), num(node, "elapsed_seconds"),
-                        num(node, "knn_top1"), num(node, "knn_top5")));
+                        num(node, "knn_top1"), num(node, "knn_top5"), num(node, "probe_top1")));
                 case "lincls_epoch" -> probe.add(new ProbeEpoch(node.path("epoch").asInt(probe.size()), num(node, "lr"),
                         num(node, "train_loss"), num(node, "train_top1"), num(node, "val_loss"), num(node, "val_top1"),
                         num(node, "val_top5"), num(node, "epoch_seconds")));
@@ -108,6 +117,11 @@ public record RunMetrics(Path file, List<Step> steps, List<Epoch> epochs, List<P
             byEpoch.put(e.epoch(), e);
         }
         return List.copyOf(byEpoch.values());
+    }
+
+    /** {@link #epochsLatest()} restricted to the epochs that carry the online probe's accuracy. */
+    public List<Epoch> probeEpochsLatest() {
+        return epochsLatest().stream().filter(Epoch::hasProbe).toList();
     }
 
     /** {@link #epochsLatest()} restricted to the epochs that carry kNN accuracy. */

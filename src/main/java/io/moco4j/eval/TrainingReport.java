@@ -55,6 +55,20 @@ public final class TrainingReport {
                         new Curve("kNN top-5", x, knn.stream().mapToDouble(RunMetrics.Epoch::knnTop5).toArray())));
                 charts.add(png);
             }
+            List<RunMetrics.Epoch> probe = m.probeEpochsLatest();
+            if (!probe.isEmpty()) {
+                // the online probe beside the kNN monitor: two views of the same question (are the features separable?)
+                List<Curve> curves = new ArrayList<>();
+                curves.add(new Curve("online linear probe top-1", probe.stream().mapToDouble(e -> e.epoch() + 1).toArray(),
+                        probe.stream().mapToDouble(RunMetrics.Epoch::probeTop1).toArray()));
+                if (!knn.isEmpty()) {
+                    curves.add(new Curve("kNN top-1", knn.stream().mapToDouble(e -> e.epoch() + 1).toArray(),
+                            knn.stream().mapToDouble(RunMetrics.Epoch::knnTop1).toArray()));
+                }
+                Path png = chartDir.resolve("probe.png");
+                Charts.write(png, "Online linear probe on --val (pooled backbone features)", "epoch", "accuracy (%)", curves);
+                charts.add(png);
+            }
             String summary = summary(runDir, m, charts);
             Path summaryFile = runDir.resolve("report.txt");
             Files.writeString(summaryFile, summary, StandardCharsets.UTF_8);
@@ -172,6 +186,12 @@ public final class TrainingReport {
                     best.knnTop1(), best.epoch() + 1, lastKnn.knnTop1(), lastKnn.epoch() + 1, lastKnn.knnTop5()));
         } else {
             s.append("kNN: not run (enable the monitor with train.knn_every)\n");
+        }
+        List<RunMetrics.Epoch> probe = m.probeEpochsLatest();
+        if (!probe.isEmpty()) {
+            RunMetrics.Epoch lastProbe = probe.get(probe.size() - 1);
+            s.append(String.format(Locale.ROOT, "online probe top-1: last %.2f%% (epoch %d)%n", lastProbe.probeTop1(),
+                    lastProbe.epoch() + 1));
         }
         double[] rates = m.steps().stream().mapToDouble(RunMetrics.Step::imgPerSec).filter(Double::isFinite).sorted().toArray();
         if (rates.length > 0) {

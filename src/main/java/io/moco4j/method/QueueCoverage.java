@@ -36,7 +36,7 @@ public final class QueueCoverage {
     }
 
     /** The largest multiple of {@code keysPerStep} whose {@link #ownKeyFraction} stays at or below the threshold. */
-    static int largestQueue(int stepsPerEpoch, int keysPerStep) {
+    public static int largestQueue(int stepsPerEpoch, int keysPerStep) {
         int q = 0;
         while (q + 1 < stepsPerEpoch && ownKeyFraction(stepsPerEpoch, q + 1) <= WARN_FRACTION) {
             q++;

@@ -20,6 +20,9 @@ import io.moco4j.method.MethodFactory;
 import io.moco4j.method.MomentumContrast;
 import io.moco4j.method.MomentumSchedule;
 import io.moco4j.method.QueueCoverage;
+import io.moco4j.data.ImageDataset;
+import io.moco4j.eval.DatasetSubset;
+import io.moco4j.eval.OnlineProbe;
 import io.moco4j.optim.LrSchedule;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.util.UserException;
@@ -44,20 +47,22 @@ public final class Pretraining {
     /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
     private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
             "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
-            "train.knn_val_subset", "train.allow_rank_change", "data.strict", "data.path", "data.val",
+            "train.knn_val_subset", "train.allow_rank_change", "train.time_budget", "train.online_probe", "train.probe_lr", "data.strict", "data.path", "data.val",
             "data.max_pixels");
 
     /**
      * @param maxGlobalSteps stop (with a checkpoint, as for Ctrl-C) once this many steps are done; Long.MAX_VALUE for none
      * @param initialWeights weights a new run starts from ({@code --init-from}), or null for the seed's
+     * @param configNotes comment lines written above the settings in the run's config.yaml (e.g. why they were chosen)
      */
     public record Request(Path runDir, MocoConfig config, Device device, boolean resume, TrainingData data,
-                          StopSignal stop, PrintStream out, long maxGlobalSteps, InitialWeights initialWeights) {
+                          StopSignal stop, PrintStream out, long maxGlobalSteps, InitialWeights initialWeights,
+                          java.util.List<String> configNotes) {
 
         /** A run that starts from its seed (or resumes). */
         public Request(Path runDir, MocoConfig config, Device device, boolean resume, TrainingData data, StopSignal stop,
                        PrintStream out, long maxGlobalSteps) {
-            this(runDir, config, device, resume, data, stop, out, maxGlobalSteps, null);
+            this(runDir, config, device, resume, data, stop, out, maxGlobalSteps, null, java.util.List.of());
         }
     }
 
@@ -99,7 +104,7 @@ public final class Pretraining {
             if (!ranks.isRoot()) { // rank 0 reports progress; the others train quietly
                 request = new Request(request.runDir(), request.config(), request.device(), request.resume(),
                         request.data(), request.stop(), new PrintStream(java.io.OutputStream.nullOutputStream()),
-                        request.maxGlobalSteps(), request.initialWeights());
+                        request.maxGlobalSteps(), request.initialWeights(), request.configNotes());
             }
         }
         Outcome outcome = runRank(request, ranks);
@@ -125,7 +130,9 @@ public final class Pretraining {
             dir.createNew();
         }
         if (writer) {
-            Files.writeString(dir.config(), RunOrigin.yamlComment(request, resumeFrom) + ConfigLoader.toYaml(cfg));
+            StringBuilder notes = new StringBuilder();
+            request.configNotes().forEach(line -> notes.append("# ").append(line).append('\n'));
+            Files.writeString(dir.config(), RunOrigin.yamlComment(request, resumeFrom) + notes + ConfigLoader.toYaml(cfg));
         }
         if (ranks.size() > 1) {
             ranks.barrier(); // the run directory exists before anyone trains
@@ -152,8 +159,53 @@ public final class Pretraining {
                 QueueCoverage.warning(cfg.moco().queueSize(), cfg.keysPerStep(), loader.batchesPerEpoch(), data.train().size())
                         .ifPresent(w -> request.out().println("Warning: " + w));
             }
-            return new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco, RunOrigin.of(request, resumeFrom)).run(start);
+            Loop loop = new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco, RunOrigin.of(request, resumeFrom));
+            try (OnlineProbe probe = onlineProbe(cfg, data, moco, writer && ranks.size() == 1, request.out())) {
+                loop.probe = probe;
+                loop.budget = timeBudget(cfg, dir, request.resume(), start, loader.batchesPerEpoch(), data, ranks,
+                        probe == null ? 0 : probe.validationImages());
+                return loop.run(start);
+            }
         }
+    }
+
+    /**
+     * The online linear probe when {@code train.online_probe} is on, the training images have labels and --val is
+     * given (with the same classes), on a single process; else null.
+     */
+    private static OnlineProbe onlineProbe(MocoConfig cfg, TrainingData data, MomentumContrast moco, boolean single,
+                                           PrintStream out) {
+        MocoConfig.Train t = cfg.train();
+        if (!t.onlineProbe() || !single || data.val() == null || !data.train().isLabeled() || !data.val().isLabeled()) {
+            return null;
+        }
+        if (!data.train().classes().equals(data.val().classes())) {
+            out.println("Note: no online probe: the training and --val sets have different classes");
+            return null;
+        }
+        ImageDataset val = DatasetSubset.random(data.val(), t.knnValSubset(), t.seed() + 1);
+        out.printf(Locale.ROOT, "Online linear probe on the pooled backbone features (%d classes, SGD lr %.3g), scored on %d"
+                + " --val images every epoch (train.online_probe=false turns it off)%n", data.train().classes().size(), t.probeLr(), val.size());
+        return new OnlineProbe(moco.encoderQ().featureDim(), data.train().classes().size(), t.probeLr(), t.seed(),
+                moco.manager(), val, data.evalTransform(), t.batchSize());
+    }
+
+    /** The run's {@link TimeBudget}, or null without {@code train.time_budget}. */
+    private static TimeBudget timeBudget(MocoConfig cfg, RunDirectory dir, boolean resume, TrainingProgress start,
+                                         int stepsPerEpoch, TrainingData data, Collectives ranks, int probeImages)
+            throws IOException {
+        if (cfg.train().timeBudget().isBlank()) {
+            return null;
+        }
+        if (ranks.size() > 1) {
+            throw new io.moco4j.util.UserException("--time-budget plans one process's steps; drop it or --processes (several"
+                    + " processes would each plan their own end)");
+        }
+        MocoConfig.Train t = cfg.train();
+        boolean knn = t.knnEvery() > 0 && data.val() != null && data.train().isLabeled() && data.val().isLabeled();
+        int knnImages = !knn ? 0 : (t.knnTrainSubset() > 0 ? Math.min(t.knnTrainSubset(), data.train().size()) : data.train().size())
+                + (t.knnValSubset() > 0 ? Math.min(t.knnValSubset(), data.val().size()) : data.val().size());
+        return TimeBudget.forRun(cfg, dir, resume, start, stepsPerEpoch, knnImages, probeImages);
     }
 
     private static String describe(MocoConfig cfg) {
@@ -212,6 +264,10 @@ public final class Pretraining {
         private final int stepsPerEpoch;
         /** Where the run's weights came from ({@code --init-from}), kept in every checkpoint; null for none. */
         private final ObjectNode origin;
+        /** Fits the run into train.time_budget; null without one. */
+        TimeBudget budget;
+        /** The online linear probe; null when off. */
+        OnlineProbe probe;
 
         Loop(Request request, MocoConfig cfg, RunDirectory dir, ViewLoader loader, EpochEvaluator monitor,
              MetricsLog metrics, Optimizer optimizer, MomentumContrast moco, ObjectNode origin) {
@@ -244,17 +300,26 @@ public final class Pretraining {
             return moco.collectives().isRoot();
         }
 
+        /** Epochs of the run: the configured ones, or those the time budget plans (the last may be partial). */
+        private int epochs() {
+            return budget == null ? cfg.train().epochs() : budget.plannedEpochs();
+        }
+
+        /** Where step {@code globalStep}'s lr and momentum are read: its own position, or the budget's mapping. */
+        private int[] schedulePosition(int epoch, int step, long globalStep) {
+            return budget == null ? new int[] {epoch, step} : budget.schedulePosition(globalStep);
+        }
+
         Outcome run(TrainingProgress start) throws IOException {
-            int epochs = cfg.train().epochs();
             long globalStep = start.globalStep();
             double elapsed = start.elapsedSeconds();
             float lastLoss = Float.NaN;
-            try (ProgressReporter progress = new ProgressReporter(ProgressReporter.isTerminal(), request.out(), epochs,
+            try (ProgressReporter progress = new ProgressReporter(ProgressReporter.isTerminal(), request.out(), epochs(),
                     stepsPerEpoch, cfg.train().logEvery())) {
                 if (request.initialWeights() != null && start.globalStep() == 0) {
                     evaluateStart(progress);
                 }
-                for (int epoch = start.epoch(); epoch < epochs; epoch++) {
+                for (int epoch = start.epoch(); epoch < epochs(); epoch++) {
                     int first = epoch == start.epoch() ? start.stepInEpoch() : 0;
                     EpochStats stats = new EpochStats();
                     long epochStart = System.nanoTime();
@@ -266,9 +331,14 @@ public final class Pretraining {
                                 if (step < first) {
                                     continue; // resuming mid-epoch: this batch was trained on before the stop
                                 }
-                                double lr = schedule.lr(epoch, step, stepsPerEpoch);
-                                double m = momentum.at(epoch, step, stepsPerEpoch);
+                                int[] at = schedulePosition(epoch, step, globalStep);
+                                double lr = schedule.lr(at[0], at[1], stepsPerEpoch);
+                                double m = momentum.at(at[0], at[1], stepsPerEpoch);
                                 long t0 = System.nanoTime();
+                                if (probe != null) { // before the step, on the features the step starts from (no gradient)
+                                    probe.train(moco.encoderQ(), batch.view(0), batch.labels(),
+                                            lr / cfg.optim().effectiveLr(cfg.train().batchSize()));
+                                }
                                 MomentumContrast.StepResult r = trainStep(batch, globalStep, lr, m);
                                 double seconds = (System.nanoTime() - t0) / 1e9;
                                 elapsed += seconds;
@@ -283,31 +353,50 @@ public final class Pretraining {
                                 if ((step + 1) % cfg.train().logEvery() == 0) {
                                     logStep(epoch, globalStep, r, lr, ips);
                                 }
-                                boolean lastOfEpoch = step + 1 == stepsPerEpoch;
+                                if (budget != null) {
+                                    budget.stepDone(globalStep).ifPresent(line -> {
+                                        progress.message(line);
+                                        progress.setEpochs(epochs());
+                                    });
+                                }
+                                // with a time budget the last epoch may end early: the plan ends at a step
+                                boolean lastOfEpoch = step + 1 == stepsPerEpoch || (budget != null && budget.finished(globalStep));
                                 boolean stop = !lastOfEpoch && stopRequested();
                                 if (!lastOfEpoch && (stop || globalStep >= request.maxGlobalSteps())) {
                                     TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
                                     if (writer()) {
                                         Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, null);
+                                        if (budget != null) {
+                                            TimeBudget.writeState(dir, budget.state(p.globalStep()));
+                                        }
                                     }
                                     progress.message(stopMessage(p));
                                     return new Outcome(Status.STOPPED, p, lastLoss);
+                                }
+                                if (lastOfEpoch) {
+                                    break;
                                 }
                             }
                         }
                     }
                     TrainingProgress p = new TrainingProgress(epoch + 1, 0, globalStep, elapsed);
-                    endEpoch(progress, epoch, stats, (System.nanoTime() - epochStart) / 1e9, p);
+                    boolean knnRan = endEpoch(progress, epoch, stats, (System.nanoTime() - epochStart) / 1e9, p);
+                    if (budget != null) {
+                        budget.epochDone(globalStep, knnRan).ifPresent(progress::message);
+                        progress.setEpochs(epochs());
+                    }
                     if (stopRequested() || globalStep >= request.maxGlobalSteps()) {
-                        if (epoch + 1 < epochs) {
+                        if (epoch + 1 < epochs()) {
                             progress.message(stopMessage(p));
                             return new Outcome(Status.STOPPED, p, lastLoss);
                         }
                     }
                 }
-                progress.message(String.format(Locale.ROOT, "Done: %d epochs in %.0f s of training. Encoder: %s",
-                        epochs, elapsed, dir.lastCheckpoint()));
-                return new Outcome(Status.COMPLETED, new TrainingProgress(epochs, 0, globalStep, elapsed), lastLoss);
+                String spent = budget == null ? "" : String.format(Locale.ROOT, " (%d steps; %.0f s of the %.0f s budget spent)",
+                        globalStep, budget.elapsedSeconds(), budget.budgetSeconds());
+                progress.message(String.format(Locale.ROOT, "Done: %d epochs in %.0f s of training%s. Encoder: %s",
+                        epochs(), elapsed, spent, dir.lastCheckpoint()));
+                return new Outcome(Status.COMPLETED, new TrainingProgress(epochs(), 0, globalStep, elapsed), lastLoss);
             }
         }
 
@@ -339,17 +428,29 @@ public final class Pretraining {
             }
         }
 
-        private void endEpoch(ProgressReporter progress, int epoch, EpochStats stats, double seconds, TrainingProgress p)
+        /** Logs, evaluates and checkpoints the end of an epoch; returns whether the kNN monitor ran. */
+        private boolean endEpoch(ProgressReporter progress, int epoch, EpochStats stats, double seconds, TrainingProgress p)
                 throws IOException {
             ObjectNode rec = MetricsLog.record("epoch").put("epoch", epoch).put("loss", stats.meanLoss())
                     .put("acc1", stats.meanAcc1()).put("acc5", stats.meanAcc5()).put("lr", stats.lastLr())
                     .put("epoch_seconds", seconds).put("elapsed_seconds", p.elapsedSeconds());
             String knn = "";
-            if (monitor.due(epoch, cfg.train().epochs())) {
+            boolean due = monitor.due(epoch, epochs());
+            if (due) {
                 Map<String, Double> values = monitor.evaluate(moco.encoderQ(), epoch);
                 values.forEach(rec::put);
                 if (values.containsKey("knn_top1")) {
                     knn = String.format(Locale.ROOT, ", kNN top-1 %.2f%%", values.get("knn_top1"));
+                }
+            }
+            if (probe != null) {
+                try {
+                    Map<String, Double> values = probe.evaluate(moco.encoderQ());
+                    values.forEach(rec::put);
+                    knn += String.format(Locale.ROOT, ", probe top-1 %.2f%%", values.get("probe_top1"));
+                } catch (RuntimeException e) { // a monitor: its failure is a warning, never the end of the run
+                    LOG.warn("online probe evaluation failed at epoch {}: {}", epoch + 1, e.toString());
+                    progress.message("Warning: the online probe's evaluation failed (" + e.getMessage() + "); training goes on");
                 }
             }
             metrics.write(rec);
@@ -359,6 +460,9 @@ public final class Pretraining {
             }
             if (writer()) {
                 Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, null);
+                if (budget != null) {
+                    TimeBudget.writeState(dir, budget.state(p.globalStep()));
+                }
             }
             int every = cfg.train().checkpointEvery();
             if (writer() && every > 0 && (epoch + 1) % every == 0) {
@@ -366,8 +470,9 @@ public final class Pretraining {
                 AtomicFiles.write(dir.epochCheckpoint(epoch + 1), out -> Files.copy(dir.lastCheckpoint(), out));
             }
             progress.endEpoch(String.format(Locale.ROOT, "epoch %d/%d: loss %.4f, acc1 %.2f%%, %.0f s, %.1f img/s%s",
-                    epoch + 1, cfg.train().epochs(), stats.meanLoss(), stats.meanAcc1(), seconds,
+                    epoch + 1, epochs(), stats.meanLoss(), stats.meanAcc1(), seconds,
                     stats.steps() * (double) cfg.train().batchSize() / seconds, knn));
+            return due;
         }
 
         private void logStep(int epoch, long globalStep, MomentumContrast.StepResult r, double lr, double ips) {

@@ -13,7 +13,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 public final class ProgressReporter implements AutoCloseable {
     private final boolean terminal;
     private final PrintStream out;
-    private final int epochs;
+    private int epochs;
     private final int stepsPerEpoch;
     private final int logEvery;
     private ProgressBar bar;
@@ -24,6 +24,11 @@ public final class ProgressReporter implements AutoCloseable {
         this.epochs = epochs;
         this.stepsPerEpoch = stepsPerEpoch;
         this.logEvery = logEvery;
+    }
+
+    /** The run's epoch count changed (a time budget re-planned it). */
+    public void setEpochs(int epochs) {
+        this.epochs = epochs;
     }
 
     /** A terminal is assumed when the JVM has a console and TERM is not "dumb". */

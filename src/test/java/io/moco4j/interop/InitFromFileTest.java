@@ -256,7 +256,7 @@ class InitFromFileTest {
         Path second = tmp.resolve("second");
         ByteArrayOutputStream said = new ByteArrayOutputStream();
         o = Pretraining.run(new Pretraining.Request(second, cfg, Device.cpu(), false, TrainingData.open(cfg), StopSignal.manual(),
-                new PrintStream(said, true), 1, w));
+                new PrintStream(said, true), 1, w, java.util.List.of()));
         assertEquals(Pretraining.Status.STOPPED, o.status());
         Checkpoints.Loaded after = Checkpoints.load(second.resolve("checkpoints/last.ckpt"));
         assertEquals(1, after.optimizerSteps(), "a fresh optimizer, one step old");

@@ -14,12 +14,13 @@ import java.util.List;
  *   <li>{@code v1}: MoCo v1 (InstDisc's augmentation), {@code v2}: MoCo v2 "aug+",
  *       {@code v3}: MoCo v3's asymmetric BYOL-style views, all at 224 px with ImageNet statistics;</li>
  *   <li>{@code cifar}: the official MoCo CIFAR-10 demo's training views (32 px);</li>
+ *   <li>{@code cifar-grey}, {@code v2-grey}: cifar and v2 for grey images (no saturation, hue or grayscale);</li>
  *   <li>{@code eval}: resize 256 + centre crop 224; {@code eval32}: resize + centre crop to the view
  *       size (no-ops on 32-px inputs, so the CIFAR demo's normalisation only).</li>
  * </ul>
  */
 public final class Recipes {
-    public static final List<String> BUILT_IN = List.of("v1", "v2", "v3", "cifar", "cifar-v3", "eval", "eval32");
+    public static final List<String> BUILT_IN = List.of("v1", "v2", "v3", "cifar", "cifar-v3", "eval", "eval32", "cifar-grey", "v2-grey");
 
     private Recipes() {}
 
