@@ -12,6 +12,8 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.method.MethodFactory;
 import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
+import io.moco4j.precision.AutocastSupport;
+import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -34,7 +36,8 @@ public final class StepBenchmark {
     public record Plan(int warmupSteps, int timedSteps, boolean profile) {}
 
     /** Per-step seconds and derived figures. */
-    public record Result(MocoConfig config, Device device, double[] stepSeconds, double outsideOpsShare, long peakRssBytes) {
+    public record Result(MocoConfig config, Device device, Precision precision, double[] stepSeconds, double outsideOpsShare,
+                         long peakRssBytes) {
         public double medianSeconds() {
             double[] s = stepSeconds.clone();
             Arrays.sort(s);
@@ -53,6 +56,7 @@ public final class StepBenchmark {
             o.put("batch", config.train().batchSize());
             o.put("image_size", config.train().imageSize());
             o.put("device", device.toString());
+            o.put("precision", precision.label());
             o.put("img_per_s", imagesPerSecond());
             o.put("median_step_seconds", medianSeconds());
             double[] s = stepSeconds.clone();
@@ -78,6 +82,7 @@ public final class StepBenchmark {
         try (NDManager root = NDManager.newBaseManager(device);
              MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer optimizer = Optimizers.from(cfg)) {
+            moco.setPrecision(AutocastSupport.require(device, Precision.parse(cfg.train().precision())));
             // Fixed synthetic images (drawn on the host so every device sees the same input).
             NDArray im1 = root.create(gaussian(batch * 3L * size * size, 1), new Shape(batch, 3, size, size));
             NDArray im2 = root.create(gaussian(batch * 3L * size * size, 2), new Shape(batch, 3, size, size));
@@ -92,7 +97,7 @@ public final class StepBenchmark {
                 }
             }
             double outside = plan.profile() ? outsideOpsShare(moco, optimizer, im1, im2, lr, m) : Double.NaN;
-            return new Result(cfg, device, times, outside, peakRss());
+            return new Result(cfg, device, moco.precision(), times, outside, peakRss());
         }
     }
 

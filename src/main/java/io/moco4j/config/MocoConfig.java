@@ -54,12 +54,13 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
 
     /**
      * @param cropMin lower bound of every random-resized-crop scale of the recipe; 0 keeps the recipe's own
+     * @param precision the forward passes' precision, {@code fp32|bf16|fp16|auto} ({@code io.moco4j.precision.Precision})
      * @param allowRankChange let {@code --resume} continue a MoCo v1/v2 run on another number of ranks (same global
      *     batch, data order and queue, but not bit-identical: per-rank BatchNorm and Shuffle BN change)
      */
     public record Train(int epochs, int batchSize, long seed, String augment, double cropMin, int imageSize, int workers,
                         int logEvery, int checkpointEvery, int knnEvery, int knnK, double knnT,
-                        int knnTrainSubset, int knnValSubset, boolean allowRankChange) {}
+                        int knnTrainSubset, int knnValSubset, String precision, boolean allowRankChange) {}
 
     public record Data(String path, String val, int generatedTrain, int generatedVal, boolean unlabeled, boolean strict,
                        long maxPixels) {}

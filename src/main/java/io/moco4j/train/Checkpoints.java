@@ -73,6 +73,18 @@ public final class Checkpoints {
     public record Loaded(Path file, MocoConfig config, TrainingProgress progress, int queuePointer, long optimizerSteps,
                          TensorArchive.Contents contents, Kind kind, int ranks) implements SavedModel {
 
+        /**
+         * The precision the run trained in (meta {@code "precision"}: fp32, bf16 or fp16; {@code fp32} for checkpoints
+         * written before mixed precision existed). Weights and optimizer state are float32 in every precision.
+         */
+        public String precision() {
+            try {
+                return JSON.readTree(contents.metaJson()).path("precision").asText("fp32");
+            } catch (IOException | RuntimeException e) {
+                return "fp32";
+            }
+        }
+
         /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
         public void requirePretraining() {
             if (kind != Kind.PRETRAINING) {
@@ -146,7 +158,7 @@ public final class Checkpoints {
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
         int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
         TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), null,
-                moco.collectives().size()), tensors);
+                moco.collectives().size(), moco.precision().label()), tensors);
     }
 
     /**
@@ -177,12 +189,15 @@ public final class Checkpoints {
 
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
                                    long optimizerSteps, ObjectNode origin) throws IOException {
-        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1);
+        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, null);
     }
 
-    /** @param ranks processes of the run (resuming on another count is checked by {@link RankChange}) */
+    /**
+     * @param ranks processes of the run (resuming on another count is checked by {@link RankChange})
+     * @param precision the forward passes' precision the run trained in (resolved, never auto), or null
+     */
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
-                                   long optimizerSteps, ObjectNode origin, int ranks) throws IOException {
+                                   long optimizerSteps, ObjectNode origin, int ranks, String precision) throws IOException {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -196,6 +211,9 @@ public final class Checkpoints {
         meta.put("queue_ptr", queuePointer);
         meta.put("optimizer_steps", optimizerSteps);
         meta.put("ranks", ranks);
+        if (precision != null) {
+            meta.put("precision", precision);
+        }
         meta.put("saved_at", Instant.now().toString());
         meta.put("config", ConfigLoader.toYaml(config));
         if (origin != null) {

@@ -22,6 +22,8 @@ import io.moco4j.method.MomentumSchedule;
 import io.moco4j.method.QueueCoverage;
 import io.moco4j.optim.LrSchedule;
 import io.moco4j.optim.Optimizer;
+import io.moco4j.precision.AutocastSupport;
+import io.moco4j.precision.Precision;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -44,7 +46,7 @@ public final class Pretraining {
     /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
     private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
             "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
-            "train.knn_val_subset", "train.allow_rank_change", "data.strict", "data.path", "data.val",
+            "train.knn_val_subset", "train.allow_rank_change", "train.precision", "data.strict", "data.path", "data.val",
             "data.max_pixels");
 
     /**
@@ -128,6 +130,8 @@ public final class Pretraining {
              Optimizer optimizer = Optimizers.from(cfg);
              MomentumContrast moco = resumeFrom == null ? MethodFactory.fresh(cfg, root) : restored(cfg, root, resumeFrom, optimizer)) {
             moco.distribute(ranks);
+            moco.setPrecision(AutocastSupport.require(request.device(), Precision.parse(cfg.train().precision())));
+            precisionNote(moco.precision(), resumeFrom).ifPresent(request.out()::println);
             StateSync.startTogether(ranks, moco);
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
             if (resumeFrom != null) {
@@ -143,6 +147,23 @@ public final class Pretraining {
             }
             return new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco).run(start);
         }
+    }
+
+    /**
+     * One line when the run is not plain float32 (what autocast covers), or when a resumed run changes precision:
+     * the checkpoint's weights and optimizer state are float32 in every precision, so it continues from them.
+     */
+    static java.util.Optional<String> precisionNote(Precision precision, Checkpoints.Loaded resumeFrom) {
+        String before = resumeFrom == null ? null : resumeFrom.precision();
+        if (before != null && !before.equals(precision.label())) {
+            return java.util.Optional.of("Resuming in " + precision + " a run trained in " + before
+                    + " so far (weights and optimizer state are float32 in both; only the forward passes change).");
+        }
+        if (precision.mixed() && resumeFrom == null) {
+            return java.util.Optional.of("Precision " + precision + ": encoder forward passes under libtorch's autocast;"
+                    + " weights, gradients, optimizer, queue and loss in float32.");
+        }
+        return java.util.Optional.empty();
     }
 
     private static String describe(MocoConfig cfg) {
