@@ -22,8 +22,9 @@ update and queue are float32, as MoCo4J does.
 
 Noise floor. bf16 results depend on the kernels (oneDNN version, memory format, thread split): the same step through
 another correct kernel moves the state by far more than float32 rounding does. Each case is therefore also run
-(a) with 2 threads, (b) with oneDNN off (torch's native bf16 convolution and matmul), (c) in channels_last;
-"spread" is the largest difference of those to the main run, per quantity (loss: relative; state: max |a - b| /
+(a) with 2 threads, (b) in channels_last (other oneDNN kernels), (c) with oneDNN off (torch's native bf16
+convolution, which accumulates in bf16; recorded under "variants" but not part of the floor, see FLOOR_VARIANTS);
+"spread" is the largest difference of (a) and (b) to the main run, per quantity (loss: relative; state: max |a - b| /
 max(1, max |b|), as moco_step.py). MoCo4J runs libtorch 2.7.1's kernels, a further implementation; the Java test
 allows TOLERANCE_FACTOR x that spread. "bf16_vs_fp32" records how far the float32 run of the same steps is, so the
 test can check that its tolerance tells bf16 from float32 at all.
@@ -50,6 +51,10 @@ import moco_step  # noqa: E402
 OUT = os.path.join(HERE, "..", "..", "src", "test", "resources", "golden", "mixed_precision")
 GOLDEN = os.path.join(HERE, "..", "..", "src", "test", "resources", "golden")
 TOLERANCE_FACTOR = 2.0
+# The noise floor comes from other correct bf16 kernels (oneDNN, which accumulates in float32, with another thread
+# split or memory format). torch 1.13's native bf16 path (no_mkldnn) is recorded but not part of it: it rounds partial
+# sums to bf16 and moves these steps by more than float32 differs from bf16 (measured: v2 loss 6.5e-2 vs 7.2e-2).
+FLOOR_VARIANTS = ("threads2", "channels_last")
 BF16 = torch.bfloat16
 
 
@@ -245,9 +250,19 @@ def v3_vit_case(vits, builder, var, mixed=True):
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-    return {"losses": losses, "final_base": flat(model.base_encoder.state_dict()),
-            "final_momentum": flat(model.momentum_encoder.state_dict()), "final_predictor": flat(model.predictor.state_dict()),
-            "keys_base": list(model.base_encoder.state_dict().keys())}
+    return {"losses": losses, "final_base": flat(without_noise(model.base_encoder.state_dict())),
+            "final_momentum": flat(without_noise(model.momentum_encoder.state_dict())),
+            "final_predictor": flat(model.predictor.state_dict())}
+
+
+# Tensors whose gradient is exactly zero in MoCo_ViT (the K third of attn.qkv.bias, the final norm.bias) get rounding
+# noise that AdamW turns into +-lr steps of random sign, and head.1.running_mean tracks norm.bias (see
+# VitMocoStepGoldenTest.closeUnlessNoise): left out of the ViT state vectors.
+VIT_NOISE = ("attn.qkv.bias", "norm.bias", "head.1.running_mean")
+
+
+def without_noise(state):
+    return {k: v for k, v in state.items() if not (k.endswith(VIT_NOISE[0]) or k == VIT_NOISE[1] or k == VIT_NOISE[2])}
 
 
 def compare(a, b):
@@ -260,19 +275,21 @@ def compare(a, b):
 
 def run(name, fn):
     main = fn("main", True)
-    spread = {}
-    for var in ("threads2", "no_mkldnn", "channels_last"):
-        other = fn(var, True)
-        for k, v in compare(other, main).items():
-            spread[k] = max(spread.get(k, 0.0), v)
-        print(name, var, {k: "%.2e" % v for k, v in compare(other, main).items()})
+    spread, variants = {}, {}
+    for var in ("threads2", "channels_last", "no_mkldnn"):
+        d = compare(fn(var, True), main)
+        variants[var] = d
+        print(name, var, {k: "%.2e" % v for k, v in d.items()})
+        if var in FLOOR_VARIANTS:
+            for k, v in d.items():
+                spread[k] = max(spread.get(k, 0.0), v)
     fp32 = fn("main", False)
     far = compare(fp32, main)
     print(name, "fp32 vs bf16", {k: "%.2e" % v for k, v in far.items()})
     arrays = {k: v for k, v in main.items() if isinstance(v, np.ndarray)}
     np.savez_compressed(os.path.join(OUT, name + ".npz"), **arrays)
-    return {"losses": main["losses"], "fp32_losses": fp32["losses"], "spread": spread, "bf16_vs_fp32": far,
-            "tolerance": {k: TOLERANCE_FACTOR * v for k, v in spread.items()}}
+    return {"losses": main["losses"], "fp32_losses": fp32["losses"], "variants": variants, "spread": spread,
+            "bf16_vs_fp32": far, "tolerance": {k: TOLERANCE_FACTOR * v for k, v in spread.items()}}
 
 
 def main():
