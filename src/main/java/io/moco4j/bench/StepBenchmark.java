@@ -12,6 +12,8 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.method.MethodFactory;
 import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
+import io.moco4j.precision.AutocastSupport;
+import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -38,8 +40,8 @@ public final class StepBenchmark {
      * which, unlike wall seconds, hardly depends on what else the machine runs: with libtorch on one thread it compares
      * the work of two implementations on a loaded machine.
      */
-    public record Result(MocoConfig config, Device device, double[] stepSeconds, double outsideOpsShare, long peakRssBytes,
-                         double[] stepCpuSeconds) {
+    public record Result(MocoConfig config, Device device, Precision precision, double[] stepSeconds, double outsideOpsShare,
+                         long peakRssBytes, double[] stepCpuSeconds) {
         public double medianSeconds() {
             double[] s = stepSeconds.clone();
             Arrays.sort(s);
@@ -58,6 +60,7 @@ public final class StepBenchmark {
             o.put("batch", config.train().batchSize());
             o.put("image_size", config.train().imageSize());
             o.put("device", device.toString());
+            o.put("precision", precision.label());
             o.put("img_per_s", imagesPerSecond());
             o.put("median_step_seconds", medianSeconds());
             double[] s = stepSeconds.clone();
@@ -88,6 +91,7 @@ public final class StepBenchmark {
         try (NDManager root = NDManager.newBaseManager(device);
              MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer optimizer = Optimizers.from(cfg)) {
+            moco.setPrecision(AutocastSupport.require(device, Precision.parse(cfg.train().precision())));
             // Fixed synthetic images (drawn on the host so every device sees the same input).
             NDArray im1 = root.create(gaussian(batch * 3L * size * size, 1), new Shape(batch, 3, size, size));
             NDArray im2 = root.create(gaussian(batch * 3L * size * size, 2), new Shape(batch, 3, size, size));
@@ -105,7 +109,7 @@ public final class StepBenchmark {
                 }
             }
             double outside = plan.profile() ? outsideOpsShare(moco, optimizer, im1, im2, lr, m) : Double.NaN;
-            return new Result(cfg, device, times, outside, peakRss(), cpu);
+            return new Result(cfg, device, moco.precision(), times, outside, peakRss(), cpu);
         }
     }
 

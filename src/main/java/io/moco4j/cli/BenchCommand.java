@@ -3,6 +3,7 @@ package io.moco4j.cli;
 import io.moco4j.bench.StepBenchmark;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
+import io.moco4j.precision.Precision;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
 import java.nio.file.Files;
@@ -37,6 +38,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
 
+    @Option(names = "--precision", paramLabel = "P",
+            description = "fp32, bf16, fp16 or auto (default: the preset's train.precision).")
+    String precision;
+
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override any setting, e.g. --set model.width=0.5.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -51,11 +56,13 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, String> all = new LinkedHashMap<>(overrides);
         if (batchSize != null) all.put("train.batch_size", batchSize.toString());
         if (imageSize != null) all.put("train.image_size", imageSize.toString());
+        if (precision != null) all.put("train.precision", Precision.parse(precision).label());
         MocoConfig cfg = ConfigLoader.defaults().preset(preset).setAll(all).build();
         StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device), new StepBenchmark.Plan(warmup, steps, profile));
         String json = r.toJson().toString();
-        System.out.printf(Locale.ROOT, "%s, batch %d at %d px on %s: %.1f img/s (median step %.3f s)%n", preset,
-                cfg.train().batchSize(), cfg.train().imageSize(), r.device(), r.imagesPerSecond(), r.medianSeconds());
+        System.out.printf(Locale.ROOT, "%s, batch %d at %d px on %s in %s: %.1f img/s (median step %.3f s)%n", preset,
+                cfg.train().batchSize(), cfg.train().imageSize(), r.device(), r.precision(), r.imagesPerSecond(),
+                r.medianSeconds());
         System.out.println(json);
         if (out != null) {
             Files.writeString(out, json + "\n");

@@ -57,13 +57,14 @@ public record MocoConfig(Model model, Moco moco, Optim optim, Train train, Data 
      * @param timeBudget wall-clock budget of the run ({@link Durations}), empty for none
      * @param onlineProbe train a linear probe beside MoCo when the data has labels and a validation set
      * @param probeLr the online probe's base SGD rate
+     * @param precision the forward passes' precision, {@code fp32|bf16|fp16|auto} ({@code io.moco4j.precision.Precision})
      * @param allowRankChange let {@code --resume} continue a MoCo v1/v2 run on another number of ranks (same global
      *     batch, data order and queue, but not bit-identical: per-rank BatchNorm and Shuffle BN change)
      */
     public record Train(int epochs, int batchSize, long seed, String augment, double cropMin, int imageSize, int workers,
                         int logEvery, int checkpointEvery, int knnEvery, int knnK, double knnT,
                         int knnTrainSubset, int knnValSubset, String timeBudget, boolean onlineProbe, double probeLr,
-                        boolean allowRankChange) {}
+                        String precision, boolean allowRankChange) {}
 
     public record Data(String path, String val, int generatedTrain, int generatedVal, boolean unlabeled, boolean strict,
                        long maxPixels) {}

@@ -94,6 +94,7 @@ final class SettingRanges {
         CHOICES.put("model.head", List.of("linear", "mlp", "projector"));
         CHOICES.put("optim.name", List.of("sgd", "lars", "adamw"));
         CHOICES.put("optim.schedule", List.of("step", "cosine", "constant", "warmup_cosine"));
+        CHOICES.put("train.precision", List.of("fp32", "bf16", "fp16", "auto"));
     }
 
     private SettingRanges() {}

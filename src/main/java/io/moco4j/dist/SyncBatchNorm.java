@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import io.moco4j.model.BatchNorm2d;
 import io.moco4j.model.BatchNormHook;
+import io.moco4j.precision.Float32;
 import io.moco4j.util.NoGrad;
 
 /**
@@ -42,7 +43,10 @@ public final class SyncBatchNorm implements BatchNormHook {
     record Stats(long count, float[] mean, float[] biasedVar, float[] unbiasedVar) {}
 
     @Override
-    public NDArray normalize(NDArray x, NDArray gamma, NDArray beta, NDArray runningMean, NDArray runningVar) {
+    public NDArray normalize(NDArray input0, NDArray gamma, NDArray beta, NDArray runningMean, NDArray runningVar) {
+        // Under autocast the input may be bf16/fp16: statistics, the cut and its exact backward work in float32
+        // (torch's SyncBatchNorm also reduces in float32); the next conv/linear casts the output back under autocast.
+        NDArray x = Float32.of(input0);
         Shape shape = x.getShape();
         int channels = Math.toIntExact(shape.get(1));
         NDManager mgr = x.getManager();

@@ -5,6 +5,7 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.model.Encoder;
+import io.moco4j.precision.Precision;
 import io.moco4j.util.UserException;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -45,6 +46,8 @@ public final class KnnMonitor implements EpochEvaluator {
     private final ViewTransform transform;
     private final Config config;
     private final int numClasses;
+    /** The training run's precision: the monitor's forward passes follow it (features are float32 either way). */
+    private Precision precision = Precision.FP32;
 
     public KnnMonitor(ImageDataset train, ImageDataset val, ViewTransform evalTransform, Config config) {
         if (config.every() > 0) {
@@ -104,11 +107,17 @@ public final class KnnMonitor implements EpochEvaluator {
         return config.every() > 0 && ((epoch + 1) % config.every() == 0 || epoch + 1 == epochs);
     }
 
+    /** Runs the monitor's forward passes in {@code precision} (the training run's); fp32 by default. */
+    public KnnMonitor inPrecision(Precision precision) {
+        this.precision = precision;
+        return this;
+    }
+
     /** Scores the encoder; the result map has {@code knn_top1} and {@code knn_top5} in percent, as logged. */
     @Override
     public Map<String, Double> evaluate(Encoder encoder, int epoch) {
         try (NDManager m = encoder.manager().newSubManager()) {
-            KnnResult r = run(FeatureFunction.of(encoder, config.layer()), m);
+            KnnResult r = run(FeatureFunction.of(encoder, config.layer()).inPrecision(precision, m.getDevice()), m);
             LOG.info("epoch {}: {} ({} features, bank {} images)", epoch + 1, r, config.layer().id(), bank.size());
             return metrics(r);
         }

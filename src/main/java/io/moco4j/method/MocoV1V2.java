@@ -75,11 +75,11 @@ public final class MocoV1V2 extends MomentumContrast {
         NDArray logits;
         NDArray loss;
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray q1 = InfoNce.normalize(encoderQ.forward(view1, true));
+            NDArray q1 = InfoNce.normalize(forward(() -> encoderQ.forward(view1, true)));
             logits = InfoNce.logits(q1, k2, queue.keys(), temperature);
             loss = InfoNce.loss(logits);
             if (symmetric) {
-                NDArray q2 = InfoNce.normalize(encoderQ.forward(view2, true));
+                NDArray q2 = InfoNce.normalize(forward(() -> encoderQ.forward(view2, true)));
                 loss = loss.add(InfoNce.loss(q2, k1, queue.keys(), temperature));
             }
             gc.backward(loss);
@@ -98,7 +98,7 @@ public final class MocoV1V2 extends MomentumContrast {
     /** Keys of {@code images}: shuffled through the key encoder (Shuffle BN), normalised, restored. */
     private NDArray keys(NDArray images, long shuffleSeed) {
         KeyShuffler.Shuffled shuffled = shuffler.shuffle(images, shuffleSeed);
-        NDArray k = InfoNce.normalize(encoderK.forward(shuffled.batch(), true));
+        NDArray k = InfoNce.normalize(forward(() -> encoderK.forward(shuffled.batch(), true)));
         return shuffled.restore(k);
     }
 

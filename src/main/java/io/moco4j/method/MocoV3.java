@@ -71,8 +71,8 @@ public final class MocoV3 extends MomentumContrast {
         NDArray k2;
         try (NoGrad ignored = NoGrad.enter(); BatchNormHook.Scope bn = syncBatchNorm(null)) {
             updateKeyEncoder(m);
-            k1 = gather.all(encoderK.forward(view1, true));
-            k2 = gather.all(encoderK.forward(view2, true));
+            k1 = gather.all(forward(() -> encoderK.forward(view1, true)));
+            k2 = gather.all(forward(() -> encoderK.forward(view2, true)));
         }
         // 3. the queries and the symmetric loss ctr(q1, k2) + ctr(q2, k1), then its backward
         NDArray loss;
@@ -80,8 +80,8 @@ public final class MocoV3 extends MomentumContrast {
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             NDArray q2;
             try (BatchNormHook.Scope bn = syncBatchNorm(syncBackward)) {
-                q1 = predictor.forward(encoderQ.forward(view1, true), true);
-                q2 = predictor.forward(encoderQ.forward(view2, true), true);
+                q1 = forward(() -> predictor.forward(encoderQ.forward(view1, true), true));
+                q2 = forward(() -> predictor.forward(encoderQ.forward(view2, true), true));
             }
             loss = InBatchContrastive.loss(q1, k2, temperature, offset)
                     .add(InBatchContrastive.loss(q2, k1, temperature, offset));

@@ -10,9 +10,13 @@ import io.moco4j.model.Encoder;
 import io.moco4j.model.Network;
 import io.moco4j.model.Networks;
 import io.moco4j.optim.Optimizer;
+import io.moco4j.precision.Autocast;
+import io.moco4j.precision.Float32;
+import io.moco4j.precision.Precision;
 import io.moco4j.util.Gradients;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * What every MoCo version shares: a query encoder f_q trained by the optimizer and a key (momentum) encoder
@@ -35,6 +39,8 @@ public abstract class MomentumContrast implements AutoCloseable {
     /** The ranks of a data-parallel run ({@link #distribute}); one process by default. */
     protected Collectives collectives = SingleProcess.INSTANCE;
     private GradientAverager gradients = new GradientAverager(SingleProcess.INSTANCE);
+    /** The precision of the encoders' forward passes (resolved: never auto); float32 unless {@link #setPrecision}. */
+    private Precision precision = Precision.FP32;
 
     /** Loss and contrastive top-1/top-5 accuracy (percent) of one step. */
     public record StepResult(float loss, float acc1, float acc5) {}
@@ -108,6 +114,37 @@ public abstract class MomentumContrast implements AutoCloseable {
         float[] v = {local.loss(), local.acc1(), local.acc5()};
         collectives.allReduceMean(v);
         return new StepResult(v[0], v[1], v[2]);
+    }
+
+    /**
+     * Runs the encoders' forward passes of every following step in {@code precision} ({@code auto} resolved on
+     * this model's device) under libtorch's autocast. What stays float32 whatever the precision: the master
+     * weights and their gradients (autocast casts float32 weights for each op; the cast's backward hands float32
+     * gradients to the weights), the optimizer and its state, the momentum update, the queue and the keys that
+     * enter it, BatchNorm running statistics (float32 buffers updated in place), and everything after the
+     * networks: {@link #forward} returns float32, so normalisation, the contrastive logits and the loss are
+     * computed in float32 (the logits' choice and its measurement: BENCHMARKS.md, issue 21).
+     */
+    public void setPrecision(Precision precision) {
+        this.precision = precision.resolve(manager().getDevice());
+    }
+
+    /** The precision of the forward passes (fp32, bf16 or fp16). */
+    public Precision precision() {
+        return precision;
+    }
+
+    /**
+     * {@code forward} (a pass through the networks) under autocast in this model's precision, on this thread, and
+     * its result back in float32 inside the graph ({@link Float32#of}); autocast is off again afterwards, also when
+     * the forward throws. In fp32 it is just {@code forward}.
+     */
+    protected NDArray forward(Supplier<NDArray> forward) {
+        NDArray y;
+        try (Autocast ignored = Autocast.enter(manager().getDevice(), precision)) {
+            y = forward.get();
+        }
+        return Float32.of(y);
     }
 
     /** The key encoder's momentum update; every version calls it before computing this step's keys. */

@@ -72,8 +72,9 @@ public final class BatchNorm1d {
         } else {
             // DJL's engine needs gamma and beta; 1 and 0 are exact (libtorch's kernel scales by weight-or-1 and adds
             // bias-or-0), and autograd keeps its own reference to them, so closing the handles here is safe
-            try (NDArray ones = x.getManager().ones(runningMean.getShape(), x.getDataType());
-                    NDArray zeros = x.getManager().zeros(runningMean.getShape(), x.getDataType())) {
+            // (in the statistics' dtype, float32: under autocast x may be bf16, which DJL cannot create)
+            try (NDArray ones = x.getManager().ones(runningMean.getShape(), runningMean.getDataType());
+                    NDArray zeros = x.getManager().zeros(runningMean.getShape(), runningMean.getDataType())) {
                 out = batchNorm(x, ones, zeros, training);
             }
         }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.moco4j.precision.Float32;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,7 +56,7 @@ public final class Mlp extends StateNetwork {
         if (shape.dimension() != 2 || shape.get(1) != spec.inDim()) {
             throw new IllegalArgumentException("MLP expects input (N, " + spec.inDim() + "), got " + shape);
         }
-        if (x.getDataType() != DataType.FLOAT32) {
+        if (x.getDataType() != DataType.FLOAT32 && !Float32.isReduced(x)) { // reduced: an autocast backbone's output
             throw new IllegalArgumentException("MLP expects float32 input, got " + x.getDataType());
         }
         NDArray h = x;

@@ -85,6 +85,18 @@ public final class Checkpoints {
             }
         }
 
+        /**
+         * The precision the run trained in (meta {@code "precision"}: fp32, bf16 or fp16; {@code fp32} for checkpoints
+         * written before mixed precision existed). Weights and optimizer state are float32 in every precision.
+         */
+        public String precision() {
+            try {
+                return JSON.readTree(contents.metaJson()).path("precision").asText("fp32");
+            } catch (IOException | RuntimeException e) {
+                return "fp32";
+            }
+        }
+
         /** Refuses checkpoints that cannot continue pretraining (encoder-only ones), with the reason. */
         public void requirePretraining() {
             if (kind != Kind.PRETRAINING) {
@@ -192,7 +204,7 @@ public final class Checkpoints {
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
         int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
         TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), origin,
-                moco.collectives().size(), scaler == null ? null : scaler.stateDict()), tensors);
+                moco.collectives().size(), scaler == null ? null : scaler.stateDict(), moco.precision().label()), tensors);
     }
 
     /**
@@ -219,7 +231,7 @@ public final class Checkpoints {
                                  TrainingProgress progress, int queuePointer, long optimizerSteps, ObjectNode origin,
                                  Map<String, Object> scalerState) throws IOException {
         requireKind(kind, tensors.keySet());
-        TensorArchive.writeHost(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, scalerState),
+        TensorArchive.writeHost(file, metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, scalerState, null),
                 tensors);
     }
 
@@ -231,13 +243,16 @@ public final class Checkpoints {
 
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
                                    long optimizerSteps, ObjectNode origin) throws IOException {
-        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, null);
+        return metaJson(config, kind, progress, queuePointer, optimizerSteps, origin, 1, null, null);
     }
 
-    /** @param ranks processes of the run (resuming on another count is checked by {@link RankChange}) */
+    /**
+     * @param ranks processes of the run (resuming on another count is checked by {@link RankChange})
+     * @param precision the forward passes' precision the run trained in (resolved, never auto), or null
+     */
     private static String metaJson(MocoConfig config, Kind kind, TrainingProgress progress, int queuePointer,
-                                   long optimizerSteps, ObjectNode origin, int ranks, Map<String, Object> scalerState)
-            throws IOException {
+                                   long optimizerSteps, ObjectNode origin, int ranks, Map<String, Object> scalerState,
+                                   String precision) throws IOException {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -251,6 +266,9 @@ public final class Checkpoints {
         meta.put("queue_ptr", queuePointer);
         meta.put("optimizer_steps", optimizerSteps);
         meta.put("ranks", ranks);
+        if (precision != null) {
+            meta.put("precision", precision);
+        }
         meta.put("saved_at", Instant.now().toString());
         meta.put("config", ConfigLoader.toYaml(config));
         if (origin != null) {

@@ -25,6 +25,8 @@ import io.moco4j.eval.DatasetSubset;
 import io.moco4j.eval.OnlineProbe;
 import io.moco4j.optim.LrSchedule;
 import io.moco4j.optim.Optimizer;
+import io.moco4j.precision.AutocastSupport;
+import io.moco4j.precision.Precision;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -47,7 +49,8 @@ public final class Pretraining {
     /** Settings that may change when a run is resumed; anything else must match the checkpoint. */
     private static final Set<String> RESUMABLE_CHANGES = Set.of("train.epochs", "train.workers", "train.log_every",
             "train.checkpoint_every", "train.knn_every", "train.knn_k", "train.knn_t", "train.knn_train_subset",
-            "train.knn_val_subset", "train.allow_rank_change", "train.time_budget", "train.online_probe", "train.probe_lr", "data.strict", "data.path", "data.val",
+            "train.knn_val_subset", "train.allow_rank_change", "train.time_budget", "train.online_probe", "train.probe_lr",
+            "train.precision", "data.strict", "data.path", "data.val",
             "data.max_pixels");
 
     /**
@@ -146,6 +149,8 @@ public final class Pretraining {
              Optimizer optimizer = Optimizers.from(cfg);
              MomentumContrast moco = resumeFrom == null ? fresh(cfg, root, request) : restored(cfg, root, resumeFrom, optimizer)) {
             moco.distribute(ranks);
+            moco.setPrecision(AutocastSupport.require(request.device(), Precision.parse(cfg.train().precision())));
+            precisionNote(moco.precision(), resumeFrom).ifPresent(request.out()::println);
             StateSync.startTogether(ranks, moco);
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
             if (resumeFrom != null) {
@@ -206,6 +211,23 @@ public final class Pretraining {
         int knnImages = !knn ? 0 : (t.knnTrainSubset() > 0 ? Math.min(t.knnTrainSubset(), data.train().size()) : data.train().size())
                 + (t.knnValSubset() > 0 ? Math.min(t.knnValSubset(), data.val().size()) : data.val().size());
         return TimeBudget.forRun(cfg, dir, resume, start, stepsPerEpoch, knnImages, probeImages);
+    }
+
+    /**
+     * One line when the run is not plain float32 (what autocast covers), or when a resumed run changes precision:
+     * the checkpoint's weights and optimizer state are float32 in every precision, so it continues from them.
+     */
+    static java.util.Optional<String> precisionNote(Precision precision, Checkpoints.Loaded resumeFrom) {
+        String before = resumeFrom == null ? null : resumeFrom.precision();
+        if (before != null && !before.equals(precision.label())) {
+            return java.util.Optional.of("Resuming in " + precision + " a run trained in " + before
+                    + " so far (weights and optimizer state are float32 in both; only the forward passes change).");
+        }
+        if (precision.mixed() && resumeFrom == null) {
+            return java.util.Optional.of("Precision " + precision + ": encoder forward passes under libtorch's autocast;"
+                    + " weights, gradients, optimizer, queue and loss in float32.");
+        }
+        return java.util.Optional.empty();
     }
 
     private static String describe(MocoConfig cfg) {

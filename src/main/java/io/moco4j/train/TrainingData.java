@@ -92,7 +92,8 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
             return EpochEvaluator.NONE;
         }
         KnnMonitor monitor = new KnnMonitor(train, val, evalTransform,
-                KnnMonitor.Config.of(t.knnEvery(), t.knnK(), t.knnT(), t.knnTrainSubset(), t.knnValSubset()));
+                KnnMonitor.Config.of(t.knnEvery(), t.knnK(), t.knnT(), t.knnTrainSubset(), t.knnValSubset()))
+                .inPrecision(io.moco4j.precision.Precision.parse(t.precision()));
         monitor.checkData(); // before the first step, not at the first evaluation
         return new SafeEvaluation(new EpochEvaluator() {
             @Override

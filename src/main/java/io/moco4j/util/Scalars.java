@@ -1,6 +1,7 @@
 package io.moco4j.util;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -41,8 +42,14 @@ public final class Scalars {
         }
     }
 
-    /** A 0-dim array of {@code x}'s dtype holding {@code c} (rounded to float first, as DJL does with a float). */
+    /**
+     * A 0-dim array of {@code x}'s dtype holding {@code c} (rounded to float first, as DJL does with a float). A bf16
+     * {@code x} (an autocast result) reads as {@code UNKNOWN} in DJL, and creating an array of that dtype aborts the
+     * JVM; its constant is a 0-dim float32 instead, which leaves the result bf16 (PyTorch's type promotion lets a
+     * 0-dim operand of the same category not widen a tensor with dimensions), as {@code x * c} in Python.
+     */
     private static NDArray constant(NDArray x, double c) {
-        return x.getManager().full(new Shape(), (float) c, x.getDataType());
+        DataType type = x.getDataType() == DataType.UNKNOWN ? DataType.FLOAT32 : x.getDataType();
+        return x.getManager().full(new Shape(), (float) c, type);
     }
 }
