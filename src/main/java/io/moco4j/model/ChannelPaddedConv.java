@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -39,11 +40,14 @@ final class ChannelPaddedConv {
         long extraIn = padsInput(in) ? roundUp(in) - in : 0;
         long extraOut = roundUp(out) - out;
         NDManager m = x.getManager();
+        // Under autocast x may be bf16, which DJL cannot name (DataType.UNKNOWN) and would abort on; float32 zeros are
+        // exact, libtorch's cat promotes, and autocast casts the convolution's input back to its own dtype.
+        DataType zeroType = x.getDataType() == DataType.UNKNOWN ? DataType.FLOAT32 : x.getDataType();
         NDArray xs = x;
         NDArray ws = weight;
         if (extraIn > 0) {
             xs = NDArrays.concat(new NDList(x, m.zeros(new Shape(x.getShape().get(0), extraIn,
-                    x.getShape().get(2), x.getShape().get(3)), x.getDataType(), x.getDevice())), 1);
+                    x.getShape().get(2), x.getShape().get(3)), zeroType, x.getDevice())), 1);
             ws = NDArrays.concat(new NDList(weight, m.zeros(new Shape(out, extraIn, w.get(2), w.get(3)),
                     weight.getDataType(), weight.getDevice())), 1);
         }

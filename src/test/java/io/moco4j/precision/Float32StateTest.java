@@ -37,8 +37,6 @@ import org.junit.jupiter.api.Test;
  * BatchNorm running statistics, the loss, and the features that leave the model. And that autocast is off again
  * after a step on every thread, also when the step throws.
  */
-@org.junit.jupiter.api.Disabled("OPEN (issue 21): passed on main adaa562 (except the thread test, since fixed); after the rebase"
-        + " onto de1c785 a bf16 step here aborts the JVM (an op creating an array of bf16's UNKNOWN dtype); not bisected yet")
 class Float32StateTest {
     private static final Device CPU = Device.cpu();
 
