@@ -8,6 +8,8 @@ import io.moco4j.train.ResumeCandidates;
 import io.moco4j.train.Pretraining;
 import io.moco4j.train.RunDirectory;
 import io.moco4j.train.StopSignal;
+import io.moco4j.dist.BnGroups;
+import io.moco4j.dist.MpiJob;
 import io.moco4j.dist.MpiLauncher;
 import io.moco4j.dist.OpenMpi;
 import java.util.ArrayList;
@@ -69,6 +71,11 @@ final class PretrainCommand implements Callable<Integer> {
                     + "batch). For several machines run mpirun -np N --hostfile ... ./moco4j pretrain ... instead.")
     int processes;
 
+    @Option(names = "--stop-timeout", paramLabel = "SECONDS", defaultValue = "60",
+            description = "With --processes: after Ctrl-C, SIGTERM or SIGHUP, how long the ranks get to finish their step "
+                    + "and save before the whole job is ended (default 60).")
+    int stopTimeout;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -113,19 +120,21 @@ final class PretrainCommand implements Callable<Integer> {
                     : Path.of("runs", presetName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
         if (processes > 1 && !OpenMpi.launchedByMpirun()) {
+            BnGroups.perRank(cfg.version(), cfg.moco().bnSplits(), cfg.train().batchSize(), processes); // refused here, before N JVMs start, when the groups do not divide
             return launchRanks(runDir);
         }
+        StopSignal stop = StopSignal.install();
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
-                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE);
+                TrainingData.open(cfg), stop, System.out, Long.MAX_VALUE);
         if (!OpenMpi.launchedByMpirun()) {
-            return Pretraining.run(request).exitCode();
+            return stop.exitCode(Pretraining.run(request));
         }
         if (out == null) {
             throw new UserException("several processes need --out: every rank must name the same run directory");
         }
         OpenMpi ranks = OpenMpi.start();
         try {
-            int exit = Pretraining.run(request, ranks).exitCode();
+            int exit = stop.exitCode(Pretraining.run(request, ranks));
             System.out.printf(java.util.Locale.ROOT, "rank %d: %.1f s inside %d collectives (transfer and waiting for "
                     + "the other ranks)%n", ranks.rank(), ranks.collectiveSeconds(), ranks.collectiveCalls());
             return exit;
@@ -162,7 +171,10 @@ final class PretrainCommand implements Callable<Integer> {
         List<String> cmd = MpiLauncher.command(mpirun, processes, MpiLauncher.javaCommand(Main.class.getName(), args));
         System.out.println("Starting " + processes + " processes: " + String.join(" ", cmd.subList(0, cmd.indexOf("-np") + 2))
                 + " ...");
-        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+        if (stopTimeout < 1) {
+            throw new UserException("--stop-timeout must be at least 1 second, got " + stopTimeout);
+        }
+        return MpiJob.run(cmd, java.time.Duration.ofSeconds(stopTimeout), System.err);
     }
 
     /**
