@@ -45,6 +45,7 @@ public final class MpiRankMain {
                 case "v2step" -> V2StepCheck.run(mpi);
                 case "v3step" -> V3StepCheck.run(mpi, args[1]);
                 case "resume" -> ResumeCheck.run(mpi, java.nio.file.Path.of(args[1]));
+                case "resume-ranks" -> ResumeCheck.acrossRankCounts(mpi, java.nio.file.Path.of(args[1]));
                 case "die" -> die(mpi);
                 case "hang" -> hang(mpi);
                 case "exception" -> exception(mpi);
