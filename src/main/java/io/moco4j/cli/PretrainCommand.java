@@ -150,6 +150,9 @@ final class PretrainCommand implements Callable<Integer> {
 
     /** {@code --processes N}: this same command on N ranks under mpirun, with the run directory fixed for all. */
     private int launchRanks(Path runDir) throws Exception {
+        if (stopTimeout < 1) {
+            throw new UserException("--stop-timeout must be at least 1 second, got " + stopTimeout);
+        }
         java.nio.file.Path mpirun = MpiLauncher.requireMpirun();
         List<String> args = new ArrayList<>();
         List<String> original = spec.commandLine().getParseResult().originalArgs();
@@ -171,9 +174,6 @@ final class PretrainCommand implements Callable<Integer> {
         List<String> cmd = MpiLauncher.command(mpirun, processes, MpiLauncher.javaCommand(Main.class.getName(), args));
         System.out.println("Starting " + processes + " processes: " + String.join(" ", cmd.subList(0, cmd.indexOf("-np") + 2))
                 + " ...");
-        if (stopTimeout < 1) {
-            throw new UserException("--stop-timeout must be at least 1 second, got " + stopTimeout);
-        }
         return MpiJob.run(cmd, java.time.Duration.ofSeconds(stopTimeout), System.err);
     }
 
