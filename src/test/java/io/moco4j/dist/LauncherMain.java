@@ -14,7 +14,7 @@ public final class LauncherMain {
 
     public static void main(String[] args) throws Exception {
         List<String> java = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
                 MpiRankMain.class.getName()));
         java.addAll(List.of(args).subList(1, args.length));
         List<String> cmd = MpiLauncher.command(MpiLauncher.requireMpirun(), 2, java);

@@ -24,8 +24,12 @@ import org.junit.jupiter.api.io.TempDir;
  * the stop timeout. Forks real JVMs and {@code mpirun -np 2}; skipped without mpirun.
  */
 class LauncherSignalsTest {
-    /** cpu-small narrowed to a few milliseconds a step; more epochs than any test waits for. */
-    static final String[] TINY = {"--preset", "cpu-small", "--set", "model.width=0.125", "--set", "model.dim=8",
+    /**
+     * cpu-small narrowed to a few milliseconds a step; more epochs than any test waits for. A tiny learning rate: these
+     * tests are about processes, and at lr 0.06 this toy setting (BatchNorm groups of 2 images) sometimes hit a NaN
+     * loss within 2 steps (seen on 2026-12-06 on one process and on two), which ends the run before the signal.
+     */
+    static final String[] TINY = {"--preset", "cpu-small", "--lr", "0.0001", "--set", "model.width=0.125", "--set", "model.dim=8",
         "--set", "moco.queue_size=32", "--batch-size", "16", "--epochs", "1000", "--set", "data.generated_train=64",
         "--set", "data.generated_val=16", "--set", "train.knn_every=0", "--set", "train.log_every=1",
         "--workers", "1", "--device", "cpu"};
@@ -35,6 +39,24 @@ class LauncherSignalsTest {
         Assumptions.assumeTrue(MpiLauncher.findMpirun().isPresent(),
                 "mpirun is not on PATH: launcher signal tests skipped (apt-get install openmpi-bin)");
         Assumptions.assumeTrue(MpiJob.findOnPath("pgrep", System.getenv("PATH")).isPresent(), "no pgrep (procps)");
+    }
+
+    /**
+     * Whether signal {@code number} is ignored in this JVM (Linux /proc): a JVM started with a signal ignored (SIGINT by
+     * a non-interactive shell's {@code &}, SIGHUP by nohup) keeps it ignored and cannot handle it, and so do the
+     * processes it forks. The launcher then behaves as any Unix program under nohup: that signal does nothing.
+     */
+    static boolean ignored(int number) throws IOException {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.exists(status)) {
+            return false;
+        }
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("SigIgn:")) {
+                return (new java.math.BigInteger(line.substring(7).strip(), 16).testBit(number - 1));
+            }
+        }
+        return false;
     }
 
     /** A forked JVM whose output is collected as it comes. */
@@ -77,7 +99,7 @@ class LauncherSignalsTest {
     static List<String> java(String mainClass, String... args) {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1", "-cp", cp, mainClass));
+                "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1", "-cp", cp, mainClass));
         cmd.addAll(List.of(args));
         return cmd;
     }
@@ -160,13 +182,15 @@ class LauncherSignalsTest {
         assertTrue(Files.exists(run.resolve("checkpoints/last.ckpt")), out);
         long saved = steps(run).stream().mapToLong(Long::longValue).max().orElseThrow();
 
+        // SIGINT unless this JVM was started with it ignored (see ignored()); then SIGTERM again, still covering the resume
+        String sig = ignored(2) ? "TERM" : "INT";
         Forked second = new Forked(pretrain(run, "--resume", "--processes", "2", "--device", "cpu"));
         awaitStepsBeyond(second, run, saved);
-        second.signal("INT");
+        second.signal(sig);
         exit = second.exit(120);
         out = second.out.toString();
-        assertEquals(130, exit, out);
-        assertTrue(out.contains("(SIGINT); saved") && out.contains("--resume"), out);
+        assertEquals(sig.equals("INT") ? 130 : 143, exit, out);
+        assertTrue(out.contains("(SIG" + sig + "); saved") && out.contains("--resume"), out);
         assertEquals("", leftovers(run.toString()), "processes of the job outlived the launcher\n" + out);
         List<Long> steps = steps(run);
         int resumedAt = steps.indexOf(saved + 1);
@@ -176,6 +200,7 @@ class LauncherSignalsTest {
 
     @Test
     void oneProcessStoppedBySighupSavesAndExits129(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeFalse(ignored(1), "SIGHUP is ignored in this JVM (started under nohup), so are its children");
         Path run = tmp.resolve("run-hup");
         Forked job = new Forked(pretrain(run, TINY));
         awaitStepsBeyond(job, run, 0);
