@@ -13,6 +13,8 @@ import io.moco4j.train.ResumeCandidates;
 import io.moco4j.train.Pretraining;
 import io.moco4j.train.RunDirectory;
 import io.moco4j.train.StopSignal;
+import io.moco4j.dist.BnGroups;
+import io.moco4j.dist.MpiJob;
 import io.moco4j.dist.MpiLauncher;
 import io.moco4j.dist.OpenMpi;
 import java.util.ArrayList;
@@ -99,6 +101,11 @@ final class PretrainCommand implements Callable<Integer> {
                     + "batch). For several machines run mpirun -np N --hostfile ... ./moco4j pretrain ... instead.")
     int processes;
 
+    @Option(names = "--stop-timeout", paramLabel = "SECONDS", defaultValue = "60",
+            description = "With --processes: after Ctrl-C, SIGTERM or SIGHUP, how long the ranks get to finish their step "
+                    + "and save before the whole job is ended (default 60).")
+    int stopTimeout;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -165,19 +172,21 @@ final class PretrainCommand implements Callable<Integer> {
                     : Path.of("runs", presetName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
         if (processes > 1 && !OpenMpi.launchedByMpirun()) {
+            BnGroups.perRank(cfg.version(), cfg.moco().bnSplits(), cfg.train().batchSize(), processes); // refused here, before N JVMs start, when the groups do not divide
             return launchRanks(runDir);
         }
+        StopSignal stop = StopSignal.install();
         Pretraining.Request request = new Pretraining.Request(runDir, cfg, Devices.parse(device), resume,
-                TrainingData.open(cfg), StopSignal.install(), System.out, Long.MAX_VALUE, initial, notes);
+                TrainingData.open(cfg), stop, System.out, Long.MAX_VALUE, initial, notes);
         if (!OpenMpi.launchedByMpirun()) {
-            return Pretraining.run(request).exitCode();
+            return stop.exitCode(Pretraining.run(request));
         }
         if (out == null) {
             throw new UserException("several processes need --out: every rank must name the same run directory");
         }
         OpenMpi ranks = OpenMpi.start();
         try {
-            int exit = Pretraining.run(request, ranks).exitCode();
+            int exit = stop.exitCode(Pretraining.run(request, ranks));
             System.out.printf(java.util.Locale.ROOT, "rank %d: %.1f s inside %d collectives (transfer and waiting for "
                     + "the other ranks)%n", ranks.rank(), ranks.collectiveSeconds(), ranks.collectiveCalls());
             return exit;
@@ -193,6 +202,9 @@ final class PretrainCommand implements Callable<Integer> {
 
     /** {@code --processes N}: this same command on N ranks under mpirun, with the run directory fixed for all. */
     private int launchRanks(Path runDir) throws Exception {
+        if (stopTimeout < 1) {
+            throw new UserException("--stop-timeout must be at least 1 second, got " + stopTimeout);
+        }
         java.nio.file.Path mpirun = MpiLauncher.requireMpirun();
         List<String> args = new ArrayList<>();
         List<String> original = spec.commandLine().getParseResult().originalArgs();
@@ -214,7 +226,7 @@ final class PretrainCommand implements Callable<Integer> {
         List<String> cmd = MpiLauncher.command(mpirun, processes, MpiLauncher.javaCommand(Main.class.getName(), args));
         System.out.println("Starting " + processes + " processes: " + String.join(" ", cmd.subList(0, cmd.indexOf("-np") + 2))
                 + " ...");
-        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+        return MpiJob.run(cmd, java.time.Duration.ofSeconds(stopTimeout), System.err);
     }
 
     /**

@@ -234,9 +234,7 @@ public final class ViewLoader implements AutoCloseable {
 
         private void fill() {
             while (submitted < batches && inFlight.size() < prefetch) {
-                int from = shard.batchStart(submitted, batchSize);
-                int to = Math.min(order.length, from + batchSize);
-                int[] indices = java.util.Arrays.copyOfRange(order, from, to);
+                int[] indices = shard.batch(order, submitted, batchSize);
                 BatchAssembler.PendingBatch batch = assembler.start(epoch, indices);
                 int n = indices.length;
                 int tasks = Math.max(1, Math.min(workers, n / MIN_SAMPLES_PER_TASK));

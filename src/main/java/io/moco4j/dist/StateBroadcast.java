@@ -8,7 +8,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Rank 0's tensors to every rank, in place: DistributedDataParallel's start-up broadcast and broadcast_buffers. */
+/**
+ * Rank 0's tensors to every rank, in place: DistributedDataParallel's start-up broadcast; and BatchNorm running
+ * statistics as the mean over ranks after each step (DDP's broadcast_buffers keeps rank 0's instead).
+ */
 public final class StateBroadcast {
     private StateBroadcast() {}
 
@@ -26,6 +29,31 @@ public final class StateBroadcast {
             for (List<NDArray> group : byType.values()) {
                 Packing.apply(group, packed -> collectives.broadcast(packed, 0));
             }
+        }
+    }
+
+    /**
+     * Floating-point buffers (BatchNorm running statistics) become the mean over ranks, others (counters, equal on
+     * every rank) rank 0's. With split BN each rank's running statistics are the mean of its groups' updates, all
+     * from the same previous value, so the mean over ranks is exactly the one-process update over all groups; with
+     * SyncBN every rank holds the same values and the mean leaves them as they are.
+     */
+    public static void meanOverRanks(Collectives collectives, Map<String, NDArray> buffers) {
+        if (collectives.size() == 1) {
+            return;
+        }
+        Map<DataType, List<NDArray>> byType = new LinkedHashMap<>();
+        for (NDArray t : buffers.values()) {
+            byType.computeIfAbsent(t.getDataType(), k -> new ArrayList<>()).add(t);
+        }
+        try (NoGrad ignored = NoGrad.enter()) {
+            byType.forEach((type, group) -> Packing.apply(group, packed -> {
+                if (type.isFloating()) {
+                    collectives.allReduceMean(packed);
+                } else {
+                    collectives.broadcast(packed, 0);
+                }
+            }));
         }
     }
 }

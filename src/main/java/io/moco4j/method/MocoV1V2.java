@@ -6,11 +6,13 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import io.moco4j.dist.BnGroups;
 import io.moco4j.dist.Collectives;
 import io.moco4j.dist.KeyGather;
 import io.moco4j.loss.InfoNce;
 import io.moco4j.model.Encoder;
 import io.moco4j.model.Networks;
+import io.moco4j.model.ResNet;
 import io.moco4j.util.NoGrad;
 import java.util.Map;
 
@@ -41,16 +43,25 @@ public final class MocoV1V2 extends MomentumContrast {
     }
 
     /**
-     * On several ranks: Shuffle BN across ranks (the official {@code _batch_shuffle_ddp}, same permutation seed
-     * as on one device) when it is on, and every rank's keys enter every rank's queue.
+     * On several ranks: the encoders' BatchNorm splits S are groups of the global batch, so each rank runs S / N
+     * of them on the images of those groups ({@link BnGroups}); Shuffle BN across ranks (the official
+     * {@code _batch_shuffle_ddp}, same permutation as on one device, over the same groups) when it is on; every
+     * rank's keys enter every rank's queue in global batch order.
      */
     @Override
     public void distribute(Collectives ranks) {
         super.distribute(ranks);
-        if (shuffler instanceof SingleDeviceShuffler local && ranks.size() > 1) {
-            shuffler = new CrossProcessShuffle(ranks, local.seed());
+        int groups = 0;
+        if (ranks.size() > 1 && encoderQ instanceof ResNet q && encoderK instanceof ResNet k) {
+            groups = q.batchNormSplits();
+            int perRank = BnGroups.perRank(groups, 0, ranks.size());
+            q.setBatchNormSplits(perRank);
+            k.setBatchNormSplits(perRank);
         }
-        gather = new KeyGather(ranks);
+        if (shuffler instanceof SingleDeviceShuffler local && ranks.size() > 1) {
+            shuffler = new CrossProcessShuffle(ranks, local.seed(), groups);
+        }
+        gather = new KeyGather(ranks, groups);
     }
 
     /** A fresh model: the key encoder starts as an exact copy of the query encoder, as in the paper. */

@@ -82,11 +82,11 @@ public abstract class MomentumContrast implements AutoCloseable {
             optimizer.step(trainable, lr);
         }
         if (collectives.size() > 1) {
-            // DistributedDataParallel's broadcast_buffers: BatchNorm running statistics follow rank 0's. DDP
-            // broadcasts them before the next forward; after this step is the same and keeps the ranks identical
-            // between steps (checkpoints, checksum checks).
-            StateBroadcast.fromRoot(collectives, encoderQ.buffers());
-            StateBroadcast.fromRoot(collectives, encoderK.buffers());
+            // Like DistributedDataParallel's broadcast_buffers the ranks leave the step with the same BatchNorm running
+            // statistics (checkpoints, checksum checks), but as the mean over ranks rather than rank 0's: with split BN
+            // that is exactly the statistics one process updates from all groups of the global batch.
+            StateBroadcast.meanOverRanks(collectives, encoderQ.buffers());
+            StateBroadcast.meanOverRanks(collectives, encoderK.buffers());
         }
         return r;
     }

@@ -4,19 +4,26 @@ import java.util.concurrent.atomic.AtomicReference;
 import sun.misc.Signal;
 
 /**
- * Turns Ctrl-C (SIGINT) and SIGTERM into a flag the training loop polls between steps, so a run
- * finishes its step, saves a checkpoint and exits normally instead of dying mid-write. A second
- * Ctrl-C while saving is ignored for the same reason.
+ * Turns Ctrl-C (SIGINT), SIGTERM and SIGHUP into a flag the training loop polls between steps, so a run
+ * finishes its step, saves a checkpoint and exits instead of dying mid-write. A second signal while saving is
+ * ignored for the same reason. A run stopped by a signal exits 128 + the signal's number (130 for SIGINT, 143 for
+ * SIGTERM, 129 for SIGHUP, as shells report), so scripts and schedulers can tell it from a finished run.
  */
 public final class StopSignal {
-    private final AtomicReference<String> received = new AtomicReference<>();
+    /** The signals a run stops on; what {@code timeout}, schedulers, service managers and closed terminals send. */
+    public static final String[] NAMES = {"INT", "TERM", "HUP"};
 
-    /** Installs handlers for INT and TERM; where the JVM refuses (e.g. -Xrs), the default behaviour stays. */
+    private record Received(String name, int number) {}
+
+    private final AtomicReference<Received> received = new AtomicReference<>();
+
+    /** Installs handlers for INT, TERM and HUP; where the JVM refuses (e.g. -Xrs), the default behaviour stays. */
     public static StopSignal install() {
         StopSignal s = new StopSignal();
-        for (String name : new String[] {"INT", "TERM"}) {
+        for (String name : NAMES) {
             try {
-                Signal.handle(new Signal(name), sig -> s.request("SIG" + sig.getName()));
+                Signal.handle(new Signal(name), sig -> s.received.compareAndSet(null,
+                        new Received("SIG" + sig.getName(), sig.getNumber())));
             } catch (IllegalArgumentException | UnsupportedOperationException e) {
                 // Signal not available on this platform or reserved: keep the JVM default.
             }
@@ -29,8 +36,9 @@ public final class StopSignal {
         return new StopSignal();
     }
 
+    /** A stop asked for in code; the run then exits as if it had finished (status 0), not as a signalled one. */
     public void request(String reason) {
-        received.compareAndSet(null, reason);
+        received.compareAndSet(null, new Received(reason, 0));
     }
 
     public boolean requested() {
@@ -38,6 +46,19 @@ public final class StopSignal {
     }
 
     public String reason() {
-        return received.get();
+        Received r = received.get();
+        return r == null ? null : r.name();
+    }
+
+    /**
+     * The process exit status for {@code outcome}: 128 + the signal's number when a signal stopped the run,
+     * otherwise the outcome's own (a run that completed while a signal arrived during its last save completed).
+     */
+    public int exitCode(Pretraining.Outcome outcome) {
+        Received r = received.get();
+        if (outcome.status() == Pretraining.Status.STOPPED && r != null && r.number() > 0) {
+            return 128 + r.number();
+        }
+        return outcome.exitCode();
     }
 }

@@ -9,6 +9,7 @@ import io.moco4j.data.ViewLoader;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.data.augment.Recipe;
 import io.moco4j.data.augment.Recipes;
+import io.moco4j.dist.BnGroups;
 import io.moco4j.dist.Collectives;
 import io.moco4j.dist.ShardedOrder;
 import io.moco4j.eval.EpochEvaluator;
@@ -75,13 +76,15 @@ public record TrainingData(ImageDataset train, ImageDataset val, List<ViewTransf
 
     /**
      * This rank's loader in a data-parallel run: {@code train.batch_size} is the global batch, each rank reads
-     * its block of every global batch ({@link ShardedOrder}); the whole loader on one rank.
+     * its part of every global batch ({@link ShardedOrder}); the whole loader on one rank.
      */
     public ViewLoader trainLoader(MocoConfig cfg, Collectives ranks) {
         if (ranks.size() == 1) {
             return trainLoader(cfg);
         }
-        ShardedOrder order = ShardedOrder.of(train.size(), cfg.train().batchSize(), ranks.size(), cfg.train().seed());
+        int batch = cfg.train().batchSize();
+        ShardedOrder order = ShardedOrder.of(train.size(), batch, ranks.size(), cfg.train().seed(),
+                BnGroups.layout(cfg.version(), cfg.moco().bnSplits(), batch, ranks.size()));
         return order.configure(ViewLoader.builder(train, views), ranks.rank()).workers(cfg.train().workers()).build();
     }
 

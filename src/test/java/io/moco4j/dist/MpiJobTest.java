@@ -109,6 +109,16 @@ class MpiJobTest {
     }
 
     @Test
+    void aV2RunResumedFromTwoRanksOntoOneAndBackMatchesTheStraightRuns(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        Job job = run(400, List.of("-Dai.djl.pytorch.num_threads=1"), "resume-ranks", dir.toString());
+        assertEquals(0, job.exit(), job.output());
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok resume-2-1-2-ranks rank " + rank + "\n"), job.output());
+        }
+    }
+
+    @Test
     void eachRankGetsItsShareOfTheCores() throws Exception {
         Job job = run(180, List.of(), "threads");
         assertEquals(0, job.exit(), job.output());

@@ -45,9 +45,11 @@ public final class MpiRankMain {
                 case "v2step" -> V2StepCheck.run(mpi);
                 case "v3step" -> V3StepCheck.run(mpi, args[1]);
                 case "resume" -> ResumeCheck.run(mpi, java.nio.file.Path.of(args[1]));
+                case "resume-ranks" -> ResumeCheck.acrossRankCounts(mpi, java.nio.file.Path.of(args[1]));
                 case "die" -> die(mpi);
                 case "hang" -> hang(mpi);
                 case "exception" -> exception(mpi);
+                case "ignore-signals" -> ignoreSignals(mpi);
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Throwable t) {
@@ -314,5 +316,18 @@ public final class MpiRankMain {
         }
         c.barrier();
         System.out.println("rank 0 passed a barrier its peer never entered");
+    }
+
+    /** Both ranks ignore INT, TERM and HUP and keep running: the launcher's stop timeout must end them. */
+    static void ignoreSignals(OpenMpi c) throws Exception {
+        for (String name : new String[] {"INT", "TERM", "HUP"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> System.out.println("rank " + c.rank()
+                    + " ignores SIG" + sig.getName()));
+        }
+        c.barrier();
+        System.out.println("ready rank " + c.rank());
+        System.out.flush();
+        Thread.sleep(180_000);
+        System.out.println("rank " + c.rank() + " was never ended");
     }
 }

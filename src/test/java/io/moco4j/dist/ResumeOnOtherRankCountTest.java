@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Checkpoints record how many processes trained them, and {@code --resume} on another count refuses MoCo v1/v2 (per-rank
- * BN, Shuffle BN) with the fix, unless train.allow_rank_change, and continues MoCo v3 (SyncBN) with a note.
+ * Checkpoints record how many processes trained them. {@code --resume} on another count continues MoCo v1/v2 with a note
+ * when its bn_splits (groups of the global batch) split over both counts, refuses it with the fix where they do not
+ * (unless train.allow_rank_change), and continues MoCo v3 (SyncBN) with a note.
  */
 class ResumeOnOtherRankCountTest {
     @BeforeAll
@@ -32,7 +33,7 @@ class ResumeOnOtherRankCountTest {
     Path dir;
 
     static MocoConfig v2() {
-        return V2StepCheck.config(1);
+        return V2StepCheck.config(); // cpu-small's bn_splits 8
     }
 
     /** A checkpoint of a fresh model of {@code cfg} saved by a run on {@code ranks}. */
@@ -54,12 +55,24 @@ class ResumeOnOtherRankCountTest {
     }
 
     @Test
-    void v2OnAnotherCountStopsNamingBothCountsAndTheFixes() throws Exception {
+    void v2ContinuesOnAnotherCountWhenItsBatchNormGroupsSplitOverBoth() throws Exception {
         Checkpoints.Loaded two = saved(v2(), new MirroredRanks());
         assertEquals(Optional.empty(), RankChange.check(two, 2, v2()));
-        UserException e = assertThrows(UserException.class, () -> RankChange.check(two, 1, v2()));
-        for (String part : new String[] {"trained on 2 processes", "this run has 1 process", "--processes 2",
-            "mpirun -np 2", "--set train.allow_rank_change=true", "not bit-identically"}) {
+        for (int ranks : new int[] {1, 4, 8}) {
+            Optional<String> note = RankChange.check(two, ranks, v2());
+            assertTrue(note.isPresent() && note.get().contains("8 BatchNorm groups") && note.get().contains("same steps"),
+                    ranks + ": " + note);
+        }
+        Checkpoints.Loaded one = saved(v2(), SingleProcess.INSTANCE);
+        assertTrue(RankChange.check(one, 2, v2()).isPresent());
+    }
+
+    @Test
+    void v2WhereTheGroupsDoNotSplitStopsNamingBothCountsAndTheFixes() throws Exception {
+        Checkpoints.Loaded two = saved(v2(), new MirroredRanks());
+        UserException e = assertThrows(UserException.class, () -> RankChange.check(two, 3, v2()));
+        for (String part : new String[] {"trained on 2 processes", "this run has 3 processes", "bn_splits 8",
+            "--processes 2", "mpirun -np 2", "--set train.allow_rank_change=true", "not bit-identically"}) {
             assertTrue(e.getMessage().contains(part), part + " in: " + e.getMessage());
         }
         assertFalse(e.getMessage().contains("\n"), "one line");
@@ -72,7 +85,7 @@ class ResumeOnOtherRankCountTest {
     void v2WithTheOverrideContinuesWithANote() throws Exception {
         Checkpoints.Loaded two = saved(v2(), new MirroredRanks());
         MocoConfig allowed = ConfigLoader.of(v2()).set("train.allow_rank_change=true").build();
-        Optional<String> note = RankChange.check(two, 1, allowed);
+        Optional<String> note = RankChange.check(two, 3, allowed);
         assertTrue(note.isPresent() && note.get().contains("not bit-identical"), note.toString());
     }
 
