@@ -23,7 +23,8 @@ import java.util.stream.Stream;
 /**
  * Issue 17 evidence: Lucene HNSW ({@link LuceneVectorIndex}) against the exact scan ({@link EmbeddingIndex}) on
  * synthetic embeddings: build time, search latency p50/p99 of both (alternated query by query in one run) and
- * recall@10 of HNSW against the exact top 10. Not a unit test:
+ * recall@10 of HNSW against the exact top 10; besides wall time, the process CPU time of each search (a shared,
+ * overloaded machine stretches wall times by its scheduling, CPU time much less). Not a unit test:
  * <pre>java -Xmx6g -cp ... io.moco4j.bench.IndexSearchBenchmark N DIM QUERIES INDEX_DIR [QUANT [CANDIDATES...]]</pre>
  * The data are a mixture of 1,000 Gaussian clusters (unit centres, per-dimension noise 0.7/sqrt(d)), closer to
  * embeddings of images than uniform noise; queries are fresh draws from the same mixture. An index already in
@@ -96,6 +97,7 @@ public final class IndexSearchBenchmark {
         }
         int[][] truth = new int[queries][];
         long[] exactNs = new long[queries];
+        long[] exactCpu = new long[queries];
         for (int c : candidateList) {
             try (LuceneVectorIndex lucene = LuceneVectorIndex.open(dir, c)) {
                 if (lucene.size() != n) {
@@ -106,16 +108,21 @@ public final class IndexSearchBenchmark {
                     exact.search(qs[w], K);
                 }
                 long[] hnswNs = new long[queries];
+                long[] hnswCpu = new long[queries];
                 double hits = 0;
                 for (int q = 0; q < queries; q++) {
+                    long c0 = cpuNanos();
                     long a = System.nanoTime();
                     List<Neighbor> approx = lucene.search(qs[q], K);
                     long b = System.nanoTime();
+                    hnswCpu[q] = cpuNanos() - c0;
                     hnswNs[q] = b - a;
                     if (truth[q] == null) { // the exact scan once per query, alternated with the HNSW searches
+                        long c1 = cpuNanos();
                         long e0 = System.nanoTime();
                         truth[q] = exact.search(qs[q], K).stream().mapToInt(Neighbor::id).toArray();
                         exactNs[q] = System.nanoTime() - e0;
+                        exactCpu[q] = cpuNanos() - c1;
                     }
                     Set<Integer> want = new HashSet<>();
                     for (int id : truth[q]) {
@@ -126,8 +133,9 @@ public final class IndexSearchBenchmark {
                     }
                 }
                 System.out.printf(Locale.ROOT, "RESULT n=%d d=%d quant=%s candidates=%d segments=%d: HNSW p50 %.2f ms p99 %.2f ms"
-                                + " recall@10 %.4f | exact p50 %.2f ms p99 %.2f ms | load %s%n", n, dim, quant.id(), c, lucene.segments(),
-                        pct(hnswNs, 50), pct(hnswNs, 99), hits / (queries * (double) K), pct(exactNs, 50), pct(exactNs, 99), load());
+                                + " (CPU p50 %.2f p99 %.2f) recall@10 %.4f | exact p50 %.2f ms p99 %.2f ms (CPU p50 %.2f p99 %.2f) | load %s%n",
+                        n, dim, quant.id(), c, lucene.segments(), pct(hnswNs, 50), pct(hnswNs, 99), pct(hnswCpu, 50), pct(hnswCpu, 99),
+                        hits / (queries * (double) K), pct(exactNs, 50), pct(exactNs, 99), pct(exactCpu, 50), pct(exactCpu, 99), load());
             }
         }
     }
@@ -179,6 +187,12 @@ public final class IndexSearchBenchmark {
         long[] s = ns.clone();
         Arrays.sort(s);
         return s[(int) Math.min(s.length - 1, Math.ceil(p / 100.0 * s.length) - 1)] / 1e6;
+    }
+
+    /** CPU time of the whole process (the exact scan forks onto the common pool above 2M floats). */
+    static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     static double cpuSeconds() {

@@ -70,6 +70,8 @@ public final class GalleryServer implements AutoCloseable {
     /** Largest page of {@code /api/images} and largest k. */
     static final int MAX_PAGE = 5000;
     static final int MAX_K = 1000;
+    /** Requests waiting for a 503 at most; beyond, a connection is closed unanswered. */
+    static final int OVERFLOW_QUEUE = 4096;
 
     private static final Pattern NEIGHBORS = Pattern.compile("/api/neighbors/(\\d{1,9})");
     private static final Pattern IMAGE = Pattern.compile("/image/(\\d{1,9})");
@@ -146,7 +148,9 @@ public final class GalleryServer implements AutoCloseable {
                     + "); choose another --port or --host");
         }
         // Overflow: answers 503 only (no work), on its own small pool so an overloaded server still says so.
-        this.overflow = new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4 * limits.queue()),
+        // Its queue is long (a refused request costs little to hold: its connection and a few objects) so that a
+        // burst far beyond the limits still reads 503s instead of reset connections.
+        this.overflow = new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(OVERFLOW_QUEUE),
                 r -> new OverloadThread(r), (r, pool) -> {
                     throw new RejectedExecutionException("the server is overloaded"); // the JDK server closes the connection
                 });
@@ -200,6 +204,7 @@ public final class GalleryServer implements AutoCloseable {
         try {
             try {
                 if (Thread.currentThread() instanceof OverloadThread) {
+                    drain(ex); // read what the client still sends (bounded), or it sees a reset instead of the 503
                     ex.getResponseHeaders().set("Retry-After", "1");
                     throw new HttpError(503, "the server is busy (" + limits.threads() + " requests running, "
                             + limits.queue() + " waiting); try again in a moment");
@@ -315,6 +320,7 @@ public final class GalleryServer implements AutoCloseable {
             throw new HttpError(503, "the server is stopping; try again later");
         }
         if (!slot) {
+            drain(ex);
             ex.getResponseHeaders().set("Retry-After", "1");
             throw new HttpError(503, "the server is busy embedding other uploads (" + limits.embedSlots()
                     + " at a time); try again in a moment");
