@@ -32,7 +32,7 @@ import java.util.stream.IntStream;
  * List<Neighbor> top = index.search(encoder.embed(query), 10);
  * }</pre>
  */
-public final class EmbeddingIndex {
+public final class EmbeddingIndex implements NeighborSearch {
     /** Rows per chunk unless told otherwise: 4096 rows of 512 floats are 8 MB. */
     public static final int DEFAULT_CHUNK_ROWS = 4096;
     /** Below this many stored floats a search runs on the calling thread (forking would cost more than it saves). */

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "moco4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Momentum Contrast (MoCo) self-supervised learning on the JVM.",
         subcommands = {PretrainCommand.class, KnnCommand.class, LinclsCommand.class, EmbedCommand.class,
-                ReportCommand.class, ImportCommand.class, ExportCommand.class, ServeCommand.class, BenchCommand.class,
+                ReportCommand.class, ImportCommand.class, ExportCommand.class, ServeCommand.class, IndexCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

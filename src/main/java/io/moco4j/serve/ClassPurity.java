@@ -1,6 +1,6 @@
 package io.moco4j.serve;
 
-import io.moco4j.api.EmbeddingIndex;
+import io.moco4j.api.NeighborSearch;
 import io.moco4j.api.Neighbor;
 import java.util.List;
 import java.util.stream.IntStream;
@@ -16,7 +16,7 @@ import java.util.stream.IntStream;
  */
 record ClassPurity(int k, double overall, double[] perClass) {
 
-    static ClassPurity of(EmbeddingIndex index, int[] labels, int classes, int k) {
+    static ClassPurity of(NeighborSearch index, int[] labels, int classes, int k) {
         int n = labels.length;
         double[] perImage = new double[n];
         int kk = Math.min(k, n - 1);

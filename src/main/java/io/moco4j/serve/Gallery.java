@@ -1,10 +1,12 @@
 package io.moco4j.serve;
 
 import io.moco4j.api.EmbeddingIndex;
+import io.moco4j.api.NeighborSearch;
 import io.moco4j.api.Encoder;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ImageFolderDataset;
 import io.moco4j.data.RgbImage;
+import io.moco4j.index.LuceneVectorIndex;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,12 +15,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The images a server shows: every image of one folder (with its class when the folder has class sub-folders),
- * in a fixed order, each known by its row id, plus their embeddings in an {@link EmbeddingIndex}.
+ * in a fixed order, each known by its row id, plus their embeddings in an {@link EmbeddingIndex} (embedded at start)
+ * or a {@link LuceneVectorIndex} (built before by {@code ./moco4j index}).
  *
  * <p>Only regular files whose real location (symbolic links resolved) lies inside the folder are indexed, so a
  * link pointing out of the folder is never served. The server hands out files by id only; a request never
@@ -39,9 +43,9 @@ public final class Gallery {
     private final Path root;
     private final List<Item> items;
     private final List<String> classes;
-    private final EmbeddingIndex index;
+    private final NeighborSearch index;
 
-    Gallery(Path root, List<Item> items, List<String> classes, EmbeddingIndex index) {
+    Gallery(Path root, List<Item> items, List<String> classes, NeighborSearch index) {
         this.root = root;
         this.items = List.copyOf(items);
         this.classes = List.copyOf(classes);
@@ -98,6 +102,38 @@ public final class Gallery {
             items.add(new Item(items.size(), item.path(), item.label(), item.file())); // ids are gallery rows
         }
         return new Gallery(listing.root(), items, listing.classes(), index);
+    }
+
+    /**
+     * The images of a Lucene index built by {@code ./moco4j index}: rows in index order, paths relative to
+     * {@code folder} (the indexed folder unless told otherwise), classes from the stored labels. Nothing is embedded.
+     */
+    public static Gallery fromIndex(LuceneVectorIndex index, Path folder) {
+        Path root;
+        try {
+            root = folder.toRealPath();
+        } catch (IOException e) {
+            throw new UserException(folder + " (the indexed image folder) does not exist or cannot be read; pass --images DIR");
+        }
+        if (index.size() == 0) {
+            throw new UserException("the index holds no images; run ./moco4j index on a folder of images first");
+        }
+        List<String[]> rows = index.pathsAndLabels();
+        TreeSet<String> names = new TreeSet<>();
+        rows.forEach(r -> {
+            if (r[1] != null) {
+                names.add(r[1]);
+            }
+        });
+        List<String> classes = List.copyOf(names);
+        Map<String, Integer> labelOf = new HashMap<>();
+        classes.forEach(c -> labelOf.put(c, labelOf.size()));
+        List<Item> items = new ArrayList<>(rows.size());
+        for (String[] r : rows) {
+            int label = r[1] == null ? -1 : labelOf.get(r[1]);
+            items.add(new Item(items.size(), r[0], label, root.resolve(r[0]))); // GET /image re-checks it stays inside
+        }
+        return new Gallery(root, items, classes, index);
     }
 
     /** The folder's images as they would be indexed (no embedding). */
@@ -186,7 +222,7 @@ public final class Gallery {
         return !classes.isEmpty();
     }
 
-    public EmbeddingIndex index() {
+    public NeighborSearch index() {
         return index;
     }
 

@@ -25,8 +25,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -49,6 +52,13 @@ import org.slf4j.LoggerFactory;
  * body that is not an image is a 415. Every error is a JSON object with one line; stack traces go to the log only.
  * When bound to a loopback address, requests whose {@code Host} is not a loopback name are refused (a web page
  * elsewhere cannot reach the server through DNS rebinding).
+ *
+ * <p>Load: requests run on a fixed number of threads with a bounded queue ({@link Limits}); a request that finds
+ * the queue full is answered 503 with a one-line JSON reason by a small overflow pool (and, if even that is full,
+ * its connection is closed), so many clients never make threads or queued work grow without bound. Uploads take
+ * one of a few embedding slots before their body is read (waiting at most {@link Limits#embedWaitMillis()}, then
+ * 503), which bounds the memory of bodies and decoded images held at once; an OutOfMemoryError left in a request is a
+ * 503 line and the server goes on.
  */
 public final class GalleryServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GalleryServer.class);
@@ -60,6 +70,8 @@ public final class GalleryServer implements AutoCloseable {
     /** Largest page of {@code /api/images} and largest k. */
     static final int MAX_PAGE = 5000;
     static final int MAX_K = 1000;
+    /** Requests waiting for a 503 at most; beyond, a connection is closed unanswered. */
+    static final int OVERFLOW_QUEUE = 4096;
 
     private static final Pattern NEIGHBORS = Pattern.compile("/api/neighbors/(\\d{1,9})");
     private static final Pattern IMAGE = Pattern.compile("/image/(\\d{1,9})");
@@ -74,11 +86,35 @@ public final class GalleryServer implements AutoCloseable {
     private final int defaultK;
     private final String title;
     private final HttpServer server;
-    private final ExecutorService workers;
+    private final ThreadPoolExecutor workers;
+    private final ThreadPoolExecutor overflow;
+    private final Semaphore embedSlots;
+    private final Limits limits;
     private final boolean loopback;
     private final ClassPurity purity;
     private final float[] map;
     private final Map<String, byte[]> resources = new HashMap<>();
+
+    /**
+     * How much work the server takes on at once.
+     *
+     * @param threads requests handled at the same time
+     * @param queue requests waiting for a thread; beyond it a request gets a 503
+     * @param embedSlots uploads read, decoded and embedded at the same time
+     * @param embedWaitMillis how long an upload waits for an embedding slot before a 503
+     */
+    public record Limits(int threads, int queue, int embedSlots, long embedWaitMillis) {
+        public Limits {
+            if (threads < 1 || queue < 1 || embedSlots < 1 || embedWaitMillis < 0) {
+                throw new IllegalArgumentException("server limits must be positive: " + threads + ", " + queue + ", " + embedSlots);
+            }
+        }
+
+        /** 16 threads, 256 waiting, one embedding slot a core (at least 2), 10 s wait for a slot. */
+        public static Limits defaults() {
+            return new Limits(16, 256, Math.max(2, Runtime.getRuntime().availableProcessors()), 10_000);
+        }
+    }
 
     /**
      * Binds {@code host:port} (port 0 picks a free one) without starting; {@link #start()} serves.
@@ -86,6 +122,13 @@ public final class GalleryServer implements AutoCloseable {
      * @param title shown on the page (e.g. the folder and checkpoint)
      */
     public GalleryServer(Gallery gallery, Encoder encoder, String host, int port, int defaultK, String title) {
+        this(gallery, encoder, host, port, defaultK, title, Limits.defaults());
+    }
+
+    /** As {@link #GalleryServer(Gallery, Encoder, String, int, int, String)} with the given limits. */
+    public GalleryServer(Gallery gallery, Encoder encoder, String host, int port, int defaultK, String title, Limits limits) {
+        this.limits = limits;
+        this.embedSlots = new Semaphore(limits.embedSlots(), true);
         this.gallery = gallery;
         this.encoder = encoder;
         this.defaultK = defaultK;
@@ -104,11 +147,19 @@ public final class GalleryServer implements AutoCloseable {
             throw new UserException("cannot listen on " + host + ":" + port + " (" + e.getMessage()
                     + "); choose another --port or --host");
         }
-        this.workers = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "serve-http");
-            t.setDaemon(true);
-            return t;
-        });
+        // Overflow: answers 503 only (no work), on its own small pool so an overloaded server still says so.
+        // Its queue is long (a refused request costs little to hold: its connection and a few objects) so that a
+        // burst far beyond the limits still reads 503s instead of reset connections.
+        this.overflow = new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(OVERFLOW_QUEUE),
+                r -> new OverloadThread(r), (r, pool) -> {
+                    throw new RejectedExecutionException("the server is overloaded"); // the JDK server closes the connection
+                });
+        this.workers = new ThreadPoolExecutor(limits.threads(), limits.threads(), 0, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(limits.queue()), r -> {
+                    Thread t = new Thread(r, "serve-http");
+                    t.setDaemon(true);
+                    return t;
+                }, (r, pool) -> overflow.execute(r));
         server.setExecutor(workers);
         server.createContext("/", this::handle);
     }
@@ -137,12 +188,27 @@ public final class GalleryServer implements AutoCloseable {
     public void close() {
         server.stop(0);
         workers.shutdownNow();
+        overflow.shutdownNow();
+    }
+
+    /** A thread of the overflow pool: requests it runs are refused with 503 before any work. */
+    private static final class OverloadThread extends Thread {
+        OverloadThread(Runnable r) {
+            super(r, "serve-overload");
+            setDaemon(true);
+        }
     }
 
     /** Answers one request; whatever goes wrong, the client gets a JSON error line and no internals. */
     private void handle(HttpExchange ex) {
         try {
             try {
+                if (Thread.currentThread() instanceof OverloadThread) {
+                    drain(ex); // read what the client still sends (bounded), or it sees a reset instead of the 503
+                    ex.getResponseHeaders().set("Retry-After", "1");
+                    throw new HttpError(503, "the server is busy (" + limits.threads() + " requests running, "
+                            + limits.queue() + " waiting); try again in a moment");
+                }
                 route(ex);
             } catch (HttpError e) {
                 sendError(ex, e.status, e.getMessage());
@@ -187,15 +253,7 @@ public final class GalleryServer implements AutoCloseable {
         } else if (path.equals("/api/search")) {
             requireMethod(method, "POST");
             int k = intParam(query, "k", defaultK, 1, MAX_K);
-            RgbImage upload = decodeUpload(ex);
-            float[] e;
-            try {
-                e = encoder.embedDecoded(List.of(upload))[0];
-            } catch (UserException refused) {
-                // e.g. too thin to resize to the view (ResizeTooLargeException, wrapped with the image's name)
-                Throwable why = refused.getCause() instanceof ResizeTooLargeException r ? r : refused;
-                throw new HttpError(413, "the upload cannot be used: " + why.getMessage());
-            }
+            float[] e = embedUpload(ex);
             ObjectNode out = JSON.createObjectNode();
             out.set("neighbors", neighbors(gallery.index().search(e, k)));
             sendJson(ex, out);
@@ -247,6 +305,38 @@ public final class GalleryServer implements AutoCloseable {
             throw new HttpError(404, "no image with id " + digits + " (ids are 0.." + (gallery.size() - 1) + ")");
         }
         return item;
+    }
+
+    /**
+     * Reads, decodes and embeds an upload inside one embedding slot, so at most {@link Limits#embedSlots()} bodies
+     * and decoded images are in memory at once; a request that finds no slot in time gets a 503.
+     */
+    private float[] embedUpload(HttpExchange ex) throws IOException {
+        boolean slot;
+        try {
+            slot = embedSlots.tryAcquire(limits.embedWaitMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HttpError(503, "the server is stopping; try again later");
+        }
+        if (!slot) {
+            drain(ex);
+            ex.getResponseHeaders().set("Retry-After", "1");
+            throw new HttpError(503, "the server is busy embedding other uploads (" + limits.embedSlots()
+                    + " at a time); try again in a moment");
+        }
+        try {
+            RgbImage upload = decodeUpload(ex);
+            try {
+                return encoder.embedDecoded(List.of(upload))[0];
+            } catch (UserException refused) {
+                // e.g. too thin to resize to the view (ResizeTooLargeException, wrapped with the image's name)
+                Throwable why = refused.getCause() instanceof ResizeTooLargeException r ? r : refused;
+                throw new HttpError(413, "the upload cannot be used: " + why.getMessage());
+            }
+        } finally {
+            embedSlots.release();
+        }
     }
 
     private RgbImage decodeUpload(HttpExchange ex) throws IOException {

@@ -1,6 +1,6 @@
 package io.moco4j.serve;
 
-import io.moco4j.api.EmbeddingIndex;
+import io.moco4j.api.NeighborSearch;
 import java.util.SplittableRandom;
 
 /**
@@ -21,7 +21,7 @@ final class Pca2d {
     private Pca2d() {}
 
     /** Row i's map position is {@code (xy[2 i], xy[2 i + 1])}. */
-    static float[] project(EmbeddingIndex index) {
+    static float[] project(NeighborSearch index) {
         int n = index.size();
         int d = index.dimension();
         double[] mean = new double[d];
@@ -47,7 +47,7 @@ final class Pca2d {
         return xy;
     }
 
-    private static double[] component(EmbeddingIndex index, double[] mean, double[] orthogonalTo) {
+    private static double[] component(NeighborSearch index, double[] mean, double[] orthogonalTo) {
         int d = index.dimension();
         SplittableRandom rng = new SplittableRandom(orthogonalTo == null ? 1 : 2);
         double[] v = new double[d];

@@ -1,0 +1,83 @@
+package io.moco4j.cli;
+
+import io.moco4j.api.Encoder;
+import io.moco4j.eval.FeatureLayer;
+import io.moco4j.index.FolderIndexer;
+import io.moco4j.index.IndexSettings;
+import io.moco4j.serve.EmbeddingCache;
+import io.moco4j.util.UserException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "index", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Builds or updates a persistent nearest-neighbour index (Lucene HNSW) of a folder of images:",
+                "a second run embeds only new or changed files and removes deleted ones. serve --index uses it;",
+                "Java services search it with io.moco4j.index.LuceneVectorIndex."})
+final class IndexCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",
+            description = "A MoCo4J checkpoint, or a PyTorch/safetensors file import understands.")
+    Path checkpoint;
+    @Option(names = "--images", required = true, paramLabel = "DIR", description = "The folder to index (class sub-folders are stored as labels).")
+    Path images;
+    @Option(names = "--out", required = true, paramLabel = "IDX", description = "The index folder (created or updated).")
+    Path out;
+    @Option(names = "--features", defaultValue = "backbone", description = "backbone (pooled, default) or head.")
+    String features;
+    @Option(names = "--rebuild", description = "Re-embed every image into a new index (e.g. after training further).")
+    boolean rebuild;
+    @Option(names = "--quantization", defaultValue = "none", paramLabel = "Q",
+            description = "none (float32, default), int7 or int4: Lucene's scalar quantisation of the graph's vectors.")
+    String quantization;
+    @Option(names = "--max-conn", defaultValue = "16", paramLabel = "M", description = "HNSW neighbours per node (default ${DEFAULT-VALUE}).")
+    int maxConn;
+    @Option(names = "--beam-width", defaultValue = "100", paramLabel = "N", description = "HNSW candidates while inserting (default ${DEFAULT-VALUE}).")
+    int beamWidth;
+    @Option(names = "--candidates", defaultValue = "100", paramLabel = "N",
+            description = "Candidates a search collects before taking the top k (default ${DEFAULT-VALUE}; stored, serve can override).")
+    int candidates;
+    @Option(names = "--commit-every", defaultValue = "2048", paramLabel = "N",
+            description = "Commit after every N embedded images, so a stopped run keeps its work (default ${DEFAULT-VALUE}).")
+    int commitEvery;
+    @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
+    String device;
+    @Option(names = "--batch-size", defaultValue = "256") int batchSize;
+
+    @Override
+    public Integer call() {
+        if (commitEvery < 1) {
+            throw new UserException("--commit-every " + commitEvery + " is not valid; use a positive number of images");
+        }
+        FeatureLayer layer = FeatureLayer.parse(features);
+        IndexSettings settings = new IndexSettings(maxConn, beamWidth, IndexSettings.Quantization.parse(quantization), candidates);
+        Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize);
+        try (Encoder encoder = Encoder.load(checkpoint, options)) {
+            FolderIndexer.Origin origin = new FolderIndexer.Origin(checkpoint, EmbeddingCache.sha256(checkpoint), layer.id());
+            ProgressBar[] bar = new ProgressBar[1];
+            FolderIndexer.Result r;
+            try {
+                r = FolderIndexer.sync(images, out, encoder, origin, settings, rebuild, commitEvery, (done, total) -> {
+                    if (bar[0] == null) {
+                        bar[0] = new ProgressBarBuilder().setTaskName("embedding").setInitialMax(total)
+                                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).build();
+                    }
+                    bar[0].stepTo(done);
+                });
+            } finally {
+                if (bar[0] != null) {
+                    bar[0].close();
+                }
+            }
+            System.out.printf(Locale.ROOT, "Index %s: %d images (%d-d %s embeddings of %s); this run added %d, re-embedded %d changed,"
+                            + " removed %d, kept %d unchanged%s%n", out, r.rows(), encoder.dimension(), layer.id(), encoder.description(),
+                    r.added(), r.changed(), r.removed(), r.unchanged(),
+                    r.skipped() == 0 ? "" : ", skipped " + r.skipped() + " unreadable (tried again next run)");
+        }
+        return 0;
+    }
+}
