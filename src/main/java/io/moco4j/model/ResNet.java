@@ -129,7 +129,11 @@ public final class ResNet extends StateNetwork implements Encoder {
         return spec.withBnSplits(bnSplits);
     }
 
-    /** Number of BatchNorm groups used in training forwards from now on (1 = plain BN). */
+    /** Number of BatchNorm groups used in training forwards (1 = plain BN). */
+    public int batchNormSplits() {
+        return bnSplits;
+    }
+
     public void setBatchNormSplits(int s) {
         if (s < 1) {
             throw new UserException("bn-splits must be >= 1 (1 = plain BatchNorm), got " + s);
