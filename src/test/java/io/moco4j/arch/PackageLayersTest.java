@@ -27,15 +27,16 @@ class PackageLayersTest {
     /** The level of each package under {@code io.moco4j}; lower levels never use higher ones. */
     static final Map<String, Integer> LEVEL = Map.ofEntries(
             Map.entry("util", 0),
-            Map.entry("io", 1), Map.entry("data", 1), Map.entry("model", 1), Map.entry("loss", 1), Map.entry("optim", 1),
-            Map.entry("data.augment", 2), Map.entry("dist", 2),
-            Map.entry("config", 3),
+            Map.entry("precision", 1), Map.entry("io", 1), Map.entry("data", 1), Map.entry("loss", 1), Map.entry("optim", 1),
+            Map.entry("model", 2), Map.entry("data.augment", 2),
+            Map.entry("dist", 3), Map.entry("config", 3),
             Map.entry("eval", 4), Map.entry("method", 4),
             Map.entry("train", 5),
-            Map.entry("interop", 6), Map.entry("bench", 6),
+            Map.entry("interop", 6), Map.entry("onnx", 6), Map.entry("bench", 6),
             Map.entry("api", 7),
-            Map.entry("serve", 8),
-            Map.entry("cli", 9));
+            Map.entry("index", 8),
+            Map.entry("serve", 9),
+            Map.entry("cli", 10));
 
     private static final Path ROOT = Path.of("src/main/java/io/moco4j");
     private static final Pattern REFERENCE = Pattern.compile("\\bio\\.moco4j\\.([a-z][a-z.]*?)\\.[A-Z]");

@@ -36,6 +36,12 @@ class MocoV3MirroredStepTest {
     static final double NOISE_FACTOR = 10;
     /** Below this relative difference two float32 values are a few ulps apart (and a zero floor is no floor). */
     static final double ULP_FLOOR = 1e-6;
+    /**
+     * For weights (difference relative to their change) where the reversed batch happens to give bit-identical results
+     * (seen in the forked 2-rank run): the order of the smallest non-zero weight floors measured here, 7.5e-5 (ViT
+     * query encoder, 2 threads) and 9.8e-5 (ResNet momentum encoder).
+     */
+    static final double WEIGHT_FLOOR = 1e-4;
 
     @ParameterizedTest
     @ValueSource(strings = {"resnet", "vit"})
@@ -73,7 +79,7 @@ class MocoV3MirroredStepTest {
                 lossNoise = Math.max(lossNoise, Math.abs(r.loss() - o.loss()) / Math.abs(o.loss()));
                 lossDiff = Math.max(lossDiff, Math.abs(d.loss() - o.loss()) / Math.abs(o.loss()));
             }
-            assertWithinNoise("loss", lossDiff, lossNoise);
+            assertWithinNoise("loss", lossDiff, lossNoise, ULP_FLOOR);
             double none = Double.POSITIVE_INFINITY; // measure, then bound below
             assertWithinNoise("query encoder",
                     V3StepCheck.compare("query encoder", dist.encoderQ().stateDict(), single.encoderQ().stateDict(), q0, none),
@@ -91,7 +97,11 @@ class MocoV3MirroredStepTest {
     }
 
     private static void assertWithinNoise(String what, double diff, double noise) {
-        double bound = Math.max(NOISE_FACTOR * noise, ULP_FLOOR);
+        assertWithinNoise(what, diff, noise, WEIGHT_FLOOR);
+    }
+
+    private static void assertWithinNoise(String what, double diff, double noise, double floor) {
+        double bound = Math.max(NOISE_FACTOR * noise, floor);
         System.out.printf(Locale.ROOT, "v3 mirrored %s: data-parallel %.3g, reordered (noise floor) %.3g%n", what, diff, noise);
         assertTrue(diff <= bound, String.format(Locale.ROOT, "%s: the data-parallel step differs from one process by %.3g,"
                 + " beyond %s x the measured noise floor %.3g", what, diff, NOISE_FACTOR, noise));

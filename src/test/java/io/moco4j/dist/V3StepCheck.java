@@ -104,7 +104,7 @@ final class V3StepCheck {
                         + o.acc1());
             }
             double none = Double.POSITIVE_INFINITY;
-            withinNoise("loss", worstLoss, lossNoise);
+            withinNoise("loss", worstLoss, lossNoise, MocoV3MirroredStepTest.ULP_FLOOR);
             float wq = withinNoise("query encoder",
                     compare("query encoder", dist.encoderQ().stateDict(), single.encoderQ().stateDict(), q0, none),
                     compare("query encoder", reordered.encoderQ().stateDict(), single.encoderQ().stateDict(), q0, none));
@@ -129,7 +129,11 @@ final class V3StepCheck {
      * measured noise floor (why, and the measurements: {@link MocoV3MirroredStepTest}).
      */
     static float withinNoise(String what, double diff, double noise) {
-        double bound = Math.max(MocoV3MirroredStepTest.NOISE_FACTOR * noise, MocoV3MirroredStepTest.ULP_FLOOR);
+        return withinNoise(what, diff, noise, MocoV3MirroredStepTest.WEIGHT_FLOOR);
+    }
+
+    static float withinNoise(String what, double diff, double noise, double floor) {
+        double bound = Math.max(MocoV3MirroredStepTest.NOISE_FACTOR * noise, floor);
         MpiRankMain.expect(diff <= bound, what + ": the data-parallel step differs from one process by " + diff
                 + ", beyond " + MocoV3MirroredStepTest.NOISE_FACTOR + " x the measured noise floor " + noise);
         return (float) diff;
