@@ -16,8 +16,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "index", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Builds or updates a persistent nearest-neighbour index (Lucene HNSW) of a folder of images:",
-                "a second run embeds only new or changed files and removes deleted ones. serve --index uses it;",
+        description = {"Builds or updates a Lucene HNSW index of a folder's embeddings.",
+                "A second run embeds only new or changed files and removes deleted ones. serve --index uses it;",
                 "Java services search it with io.moco4j.index.LuceneVectorIndex."})
 final class IndexCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "CKPT",

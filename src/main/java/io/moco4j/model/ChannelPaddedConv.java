@@ -48,12 +48,12 @@ final class ChannelPaddedConv {
         if (extraIn > 0) {
             xs = NDArrays.concat(new NDList(x, m.zeros(new Shape(x.getShape().get(0), extraIn,
                     x.getShape().get(2), x.getShape().get(3)), zeroType, x.getDevice())), 1);
-            ws = NDArrays.concat(new NDList(weight, m.zeros(new Shape(out, extraIn, w.get(2), w.get(3)),
-                    weight.getDataType(), weight.getDevice())), 1);
+            ws = inStep(NDArrays.concat(new NDList(weight, m.zeros(new Shape(out, extraIn, w.get(2), w.get(3)),
+                    weight.getDataType(), weight.getDevice())), 1), m);
         }
         if (extraOut > 0) {
-            ws = NDArrays.concat(new NDList(ws, m.zeros(new Shape(extraOut, in + extraIn, w.get(2), w.get(3)),
-                    weight.getDataType(), weight.getDevice())), 0);
+            ws = inStep(NDArrays.concat(new NDList(ws, m.zeros(new Shape(extraOut, in + extraIn, w.get(2), w.get(3)),
+                    weight.getDataType(), weight.getDevice())), 0), m);
         }
         return new NDArray[] {xs, ws};
     }
@@ -61,6 +61,15 @@ final class ChannelPaddedConv {
     /** Image inputs (1 or 3 channels) stay as they are; every other channel count goes to a multiple of 16. */
     private static boolean padsInput(long in) {
         return in > 4 && in % BLOCK != 0;
+    }
+
+    /**
+     * concat attaches its result to the first operand's manager: a padded weight belongs to the step (x's manager), not
+     * to the network, whose manager would otherwise collect one per forward.
+     */
+    private static NDArray inStep(NDArray padded, NDManager step) {
+        padded.attach(step);
+        return padded;
     }
 
     private static long roundUp(long channels) {
