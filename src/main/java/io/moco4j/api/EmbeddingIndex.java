@@ -248,7 +248,8 @@ public final class EmbeddingIndex implements NeighborSearch {
         return (s0 + s1) + (s2 + s3);
     }
 
-    private static float[] normalised(float[] v) {
+    /** A unit-length copy of {@code v} (a zero vector stays zero and scores 0 against everything); the Lucene index uses it too. */
+    public static float[] normalised(float[] v) {
         double norm = 0;
         for (float x : v) {
             norm += (double) x * x;

@@ -1,5 +1,6 @@
 package io.moco4j.index;
 
+import io.moco4j.api.EmbeddingIndex;
 import io.moco4j.api.Neighbor;
 import io.moco4j.api.NeighborSearch;
 import io.moco4j.util.UserException;
@@ -218,7 +219,7 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
         if (size() == 0) {
             return List.of();
         }
-        float[] q = VectorMath.normalised(query);
+        float[] q = EmbeddingIndex.normalised(query);
         int want = k + (leaveOut >= 0 ? 1 : 0);
         int fetch = Math.min(Math.max(want, settings.candidates()), size());
         TopDocs top;

@@ -1,5 +1,6 @@
 package io.moco4j.index;
 
+import io.moco4j.api.EmbeddingIndex;
 import io.moco4j.util.UserException;
 import java.io.Closeable;
 import java.io.IOException;
@@ -99,7 +100,7 @@ public final class VectorIndexWriter implements Closeable {
         if (label != null) {
             doc.add(new StoredField(LuceneVectorIndex.LABEL, label));
         }
-        doc.add(new KnnFloatVectorField(LuceneVectorIndex.VECTOR, VectorMath.normalised(vector), VectorSimilarityFunction.DOT_PRODUCT));
+        doc.add(new KnnFloatVectorField(LuceneVectorIndex.VECTOR, EmbeddingIndex.normalised(vector), VectorSimilarityFunction.DOT_PRODUCT));
         try {
             writer.updateDocument(new Term(LuceneVectorIndex.PATH, key), doc);
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package io.moco4j.index;
 
+import io.moco4j.api.EmbeddingIndex;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,7 +58,7 @@ class FolderIndexerTest {
     }
 
     static float[] unit(float[] v) {
-        return VectorMath.normalised(v);
+        return EmbeddingIndex.normalised(v);
     }
 
     @Test

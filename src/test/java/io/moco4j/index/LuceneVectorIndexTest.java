@@ -74,7 +74,7 @@ class LuceneVectorIndexTest {
                 for (Neighbor n : approx) {
                     int original = Integer.parseInt(lucene.path(n.id()).substring(1)); // key "r<i>" is the exact index's row
                     hits += want.contains(original) ? 1 : 0;
-                    float exactScore = VectorMath.dot(VectorMath.normalised(q), exact.vector(original));
+                    float exactScore = VectorMath.dot(EmbeddingIndex.normalised(q), exact.vector(original));
                     maxScoreDiff = Math.max(maxScoreDiff, Math.abs(exactScore - n.score()));
                 }
                 for (int i = 1; i < approx.size(); i++) {
@@ -105,7 +105,7 @@ class LuceneVectorIndexTest {
                 for (Neighbor n : lucene.search(q, 10)) {
                     int original = Integer.parseInt(lucene.path(n.id()).substring(1));
                     hits += want.contains(original) ? 1 : 0;
-                    float exactScore = VectorMath.dot(VectorMath.normalised(q), exact.vector(original));
+                    float exactScore = VectorMath.dot(EmbeddingIndex.normalised(q), exact.vector(original));
                     assertEquals(exactScore, n.score(), 1e-6f, "re-scored with the float vector");
                 }
             }
