@@ -7,10 +7,13 @@ We do not ship that code: pass the notebook with --notebook; this script execute
 (with .cuda() calls removed) and times `loss = model(im1, im2); zero_grad; backward; SGD step`
 on random 32x32 inputs, like bench/run-step-benchmark.sh's Java side.
 
-Prints one JSON line: {"impl": "pytorch-reference", "batch": B, "img_per_s": ..., "step_seconds": [...]}.
+Prints one JSON line: {"impl": "pytorch-reference", "batch": B, "precision": P, "peak_rss_mb": M, "img_per_s": ...,
+"step_seconds": [...]}.
 """
 import argparse
+import contextlib
 import json
+import resource
 import re
 import time
 
@@ -36,6 +39,11 @@ def load_reference(notebook, stem_width=64):
     return env["ModelMoCo"]
 
 
+def autocast(kind):
+    """torch.autocast on the CPU in bf16, or nothing (fp32)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if kind == "bf16" else contextlib.nullcontext()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--notebook", required=True)
@@ -45,6 +53,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bn-splits", type=int, default=8)
     p.add_argument("--queue", type=int, default=4096)
+    p.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                   help="bf16: the forward (loss included) under torch.autocast('cpu', torch.bfloat16), as main_moco.py"
+                        " runs it under torch.cuda.amp.autocast; backward and optimizer step outside, in float32")
     a = p.parse_args()
     blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
     torch.set_num_threads(a.threads)
@@ -58,7 +69,8 @@ def main():
     times = []
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
-        loss = model(im1, im2)
+        with autocast(a.autocast):
+            loss = model(im1, im2)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -67,7 +79,10 @@ def main():
             times.append(time.perf_counter() - t0)
     mean = sum(times) / len(times)
     print(json.dumps({"blas": blas, "impl": "pytorch-reference", "torch": torch.__version__, "batch": a.batch,
-                      "threads": torch.get_num_threads(), "img_per_s": a.batch / mean, "step_seconds": times}))
+                      "threads": torch.get_num_threads(),
+                      "precision": "fp32" if a.autocast == "none" else a.autocast,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                      "img_per_s": a.batch / mean, "step_seconds": times}))
 
 
 if __name__ == "__main__":

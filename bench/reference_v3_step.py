@@ -10,7 +10,9 @@ on fixed random inputs, like `./moco4j bench`. Two CPU shims, nothing else: Tens
 (concat_all_gather). Prints one JSON line like `./moco4j bench`.
 """
 import argparse
+import contextlib
 import json
+import resource
 import os
 import sys
 import tempfile
@@ -31,6 +33,11 @@ def cifar_resnet(arch, width=1.0):
     return build
 
 
+def autocast(kind):
+    """torch.autocast on the CPU in bf16, or nothing (fp32)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if kind == "bf16" else contextlib.nullcontext()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--moco-v3", required=True, help="a facebookresearch/moco-v3 checkout")
@@ -48,6 +55,9 @@ def main():
                         " stop-grad-conv1, the size of --vit-size; use with --dim 128 --mlp-dim 1024")
     p.add_argument("--vit-size", type=int, nargs=3, default=[192, 6, 3], metavar=("WIDTH", "DEPTH", "HEADS"),
                    help="ViT width, depth and heads (default vit_cifar_tiny: 192 6 3)")
+    p.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                   help="bf16: the forward (loss included) under torch.autocast('cpu', torch.bfloat16), as main_moco.py"
+                        " runs it under torch.cuda.amp.autocast; backward and optimizer step outside, in float32")
     a = p.parse_args()
     blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
     sys.path.insert(0, a.moco_v3)
@@ -77,7 +87,8 @@ def main():
     for i in range(a.warmup + a.steps):
         c0 = time.process_time()
         t0 = time.perf_counter()
-        loss = model(x1, x2, 0.99)
+        with autocast(a.autocast):
+            loss = model(x1, x2, 0.99)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -89,7 +100,8 @@ def main():
     median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
     print(json.dumps({"blas": blas, "impl": "moco-v3-official", "torch": torch.__version__, "arch": "vit_%d_%d_%d" % tuple(a.vit_size) if a.vit else a.arch,
                       "batch": a.batch,
-                      "threads": torch.get_num_threads(), "img_per_s": a.batch / median,
+                      "threads": torch.get_num_threads(), "precision": "fp32" if a.autocast == "none" else a.autocast,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "img_per_s": a.batch / median,
                       "median_step_seconds": median,
                       "median_step_cpu_seconds": sorted(cpu)[len(cpu) // 2] if len(cpu) % 2 else sum(sorted(cpu)[len(cpu) // 2 - 1:len(cpu) // 2 + 1]) / 2, "step_seconds": times}))
     dist.destroy_process_group()
