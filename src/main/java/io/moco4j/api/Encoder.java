@@ -12,6 +12,8 @@ import io.moco4j.eval.FeatureFunction;
 import io.moco4j.eval.FeatureLayer;
 import io.moco4j.interop.CheckpointImport;
 import io.moco4j.method.Encoders;
+import io.moco4j.precision.AutocastSupport;
+import io.moco4j.precision.Precision;
 import io.moco4j.train.Checkpoints;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
@@ -39,6 +41,9 @@ import java.util.function.Function;
  * crop at the 256/224 ratio; then the query encoder runs in eval mode and the pooled backbone output (or the head
  * output, see {@link Options#layer()}) is returned as a {@code float[]}.
  *
+ * <p>{@link Options#precision()} bf16 or fp16 runs the forward pass under libtorch's autocast (entered and left
+ * inside each call, on the calling thread, also when the call throws); the embeddings are float32 in every precision.
+ *
  * <p>An ONNX model written by {@code ./moco4j export --format onnx} is opened by {@link OnnxEncoder} (ONNX Runtime,
  * no libtorch); {@link ImageEncoder#open} picks the class by the file name.
  *
@@ -60,11 +65,15 @@ public final class Encoder implements ImageEncoder {
      * @param layer which output is the embedding: the pooled backbone (default) or the projection head
      * @param imageSize the network's input size in pixels, or null for the size the checkpoint was trained at
      * @param batchSize images per forward pass (bounds native memory per call)
+     * @param precision the forward pass's arithmetic: {@link Precision#FP32} (default), or bf16/fp16 under
+     *                  libtorch's autocast ({@link Precision#AUTO}: bf16 where the hardware computes it natively);
+     *                  embeddings are float32 in every precision
      */
-    public record Options(String device, FeatureLayer layer, Integer imageSize, int batchSize) {
+    public record Options(String device, FeatureLayer layer, Integer imageSize, int batchSize, Precision precision) {
         public Options {
             Objects.requireNonNull(device, "device");
             Objects.requireNonNull(layer, "layer");
+            Objects.requireNonNull(precision, "precision");
             if (batchSize < 1) {
                 throw new UserException("batch size must be at least 1 (got " + batchSize + ")");
             }
@@ -73,25 +82,34 @@ public final class Encoder implements ImageEncoder {
             }
         }
 
-        /** Device {@code auto}, backbone features, the checkpoint's image size, batches of 64. */
+        /** Float32, as before precision was an option (kept so existing callers compile). */
+        public Options(String device, FeatureLayer layer, Integer imageSize, int batchSize) {
+            this(device, layer, imageSize, batchSize, Precision.FP32);
+        }
+
+        /** Device {@code auto}, backbone features, the checkpoint's image size, batches of 64, float32. */
         public static Options defaults() {
-            return new Options("auto", FeatureLayer.BACKBONE, null, 64);
+            return new Options("auto", FeatureLayer.BACKBONE, null, 64, Precision.FP32);
         }
 
         public Options withDevice(String d) {
-            return new Options(d, layer, imageSize, batchSize);
+            return new Options(d, layer, imageSize, batchSize, precision);
         }
 
         public Options withLayer(FeatureLayer l) {
-            return new Options(device, l, imageSize, batchSize);
+            return new Options(device, l, imageSize, batchSize, precision);
         }
 
         public Options withImageSize(Integer px) {
-            return new Options(device, layer, px, batchSize);
+            return new Options(device, layer, px, batchSize, precision);
         }
 
         public Options withBatchSize(int n) {
-            return new Options(device, layer, imageSize, n);
+            return new Options(device, layer, imageSize, n, precision);
+        }
+
+        public Options withPrecision(Precision p) {
+            return new Options(device, layer, imageSize, batchSize, p);
         }
     }
 
@@ -100,6 +118,7 @@ public final class Encoder implements ImageEncoder {
     private final MocoConfig config;
     private final String description;
     private final Options options;
+    private final Precision precision; // resolved on the device: fp32, bf16 or fp16
     private final FeatureFunction features;
     private final ViewTransform preprocessing;
     private final int dimension;
@@ -112,6 +131,7 @@ public final class Encoder implements ImageEncoder {
         this.config = config;
         this.description = description;
         this.options = options;
+        this.precision = network == null ? Precision.FP32 : supportedPrecision(options.precision(), config, manager.getDevice());
         this.features = features(options.layer());
         this.preprocessing = EvalPreprocessing.forSize(imageSize());
         int side = imageSize();
@@ -200,6 +220,7 @@ public final class Encoder implements ImageEncoder {
         this.config = loaded.config;
         this.description = description;
         this.options = loaded.options;
+        this.precision = loaded.precision;
         this.features = loaded.features;
         this.preprocessing = loaded.preprocessing;
         this.dimension = loaded.dimension;
@@ -356,7 +377,30 @@ public final class Encoder implements ImageEncoder {
             }
             return images -> images.reshape(images.getShape().get(0), -1);
         }
-        return FeatureFunction.of(network, which);
+        // Autocast is entered and left inside each call, on the thread that runs the forward (serve's request
+        // threads, the caller's thread), and the features come back as float32 (FeatureFunction.inPrecision).
+        return FeatureFunction.of(network, which).inPrecision(precision, manager.getDevice());
+    }
+
+    /**
+     * {@code requested} resolved on {@code device} ({@code auto}: bf16 where the hardware computes it natively),
+     * checked to be one libtorch's autocast computes there (one line naming the fix otherwise).
+     */
+    private static Precision supportedPrecision(Precision requested, MocoConfig config, ai.djl.Device device) {
+        Precision p = requested.resolve(device);
+        if (p.mixed() && config.model().arch().startsWith("vit") && !VIT_UNDER_AUTOCAST) {
+            throw new UserException("--precision " + p + " is not available for a ViT encoder yet (its forward pass under"
+                    + " libtorch's autocast aborts the JVM); use --precision fp32 for " + config.model().arch());
+        }
+        return AutocastSupport.require(device, p);
+    }
+
+    /** False until the ViT forward runs under autocast without aborting (issue 21, the training side's fix). */
+    static final boolean VIT_UNDER_AUTOCAST = false;
+
+    /** The precision the forward passes run in, resolved on the device (fp32, bf16 or fp16; never auto). */
+    public Precision precision() {
+        return precision;
     }
 
     /** Frees the weights after the calls in flight have finished; later calls fail. Idempotent. */
@@ -407,6 +451,7 @@ public final class Encoder implements ImageEncoder {
 
     @Override
     public String toString() {
-        return description + " (" + options.layer().id() + ", " + dimension + "-d, " + imageSize() + " px)";
+        return description + " (" + options.layer().id() + ", " + dimension + "-d, " + imageSize() + " px"
+                + (precision.mixed() ? ", " + precision : "") + ")";
     }
 }

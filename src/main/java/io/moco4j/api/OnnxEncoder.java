@@ -69,7 +69,8 @@ public final class OnnxEncoder implements ImageEncoder {
 
     /**
      * The model, checked against {@code options}: its layer must be the exported one and its image size (if set) the
-     * exported size; the device must be {@code cpu} or {@code auto} (ONNX Runtime's CPU package).
+     * exported size; the device must be {@code cpu} or {@code auto} (ONNX Runtime's CPU package); the precision fp32 or
+     * auto (the exported graph is float32; bf16/fp16 are libtorch autocast's and refused).
      */
     public static OnnxEncoder load(Path file, Encoder.Options options) {
         return load(file, options, 0);
@@ -81,6 +82,12 @@ public final class OnnxEncoder implements ImageEncoder {
         if (!device.equals("cpu") && !device.equals("auto")) {
             throw new UserException("device '" + options.device() + "' is not available for an ONNX model: ONNX Runtime's"
                     + " CPU package runs it on the CPU; use --device cpu (or a checkpoint with libtorch for a GPU)");
+        }
+        if (options.precision() == io.moco4j.precision.Precision.BF16 || options.precision() == io.moco4j.precision.Precision.FP16) {
+            // auto is accepted: it means "the fastest exact-enough arithmetic here", which for this float32 graph is float32
+            throw new UserException("precision " + options.precision() + " is for libtorch's autocast; ONNX Runtime runs the"
+                    + " exported float32 graph as it is: use precision fp32 (or auto) for " + file.getFileName()
+                    + ", or the checkpoint it was exported from");
         }
         OnnxEncoder e = open(file, options.layer(), options.batchSize(), intraOpThreads);
         if (options.imageSize() != null && options.imageSize() != e.imageSize) {

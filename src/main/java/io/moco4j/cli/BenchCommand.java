@@ -3,7 +3,6 @@ package io.moco4j.cli;
 import io.moco4j.bench.StepBenchmark;
 import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
-import io.moco4j.precision.Precision;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
 import java.nio.file.Files;
@@ -13,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
@@ -38,9 +38,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
 
-    @Option(names = "--precision", paramLabel = "P",
-            description = "fp32, bf16, fp16 or auto (default: the preset's train.precision).")
-    String precision;
+    @Mixin
+    PrecisionOption precision;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override any setting, e.g. --set model.width=0.5.")
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -56,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, String> all = new LinkedHashMap<>(overrides);
         if (batchSize != null) all.put("train.batch_size", batchSize.toString());
         if (imageSize != null) all.put("train.image_size", imageSize.toString());
-        if (precision != null) all.put("train.precision", Precision.parse(precision).label());
+        precision.given().ifPresent(p -> all.put("train.precision", p.label()));
         MocoConfig cfg = ConfigLoader.defaults().preset(preset).setAll(all).build();
         StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device), new StepBenchmark.Plan(warmup, steps, profile));
         String json = r.toJson().toString();

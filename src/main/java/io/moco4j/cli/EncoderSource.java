@@ -4,6 +4,7 @@ import io.moco4j.api.Encoder;
 import io.moco4j.eval.FeatureLayer;
 import java.nio.file.Path;
 import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -33,19 +34,20 @@ final class EncoderSource {
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of --random-init (default 0).")
     long seed;
 
+    @Mixin
+    PrecisionOption precision;
+
     /**
      * Opens the chosen encoder producing {@code layer} features at {@code imageSize} (null: the checkpoint's
      * training size), {@code batchSize} images per forward pass.
      */
     Encoder open(FeatureLayer layer, Integer imageSize, int batchSize) {
         Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withImageSize(imageSize)
-                .withBatchSize(batchSize);
-        if (choice.rawPixels) {
-            return Encoder.rawPixels(options);
-        }
-        if (choice.randomPreset != null) {
-            return Encoder.randomInit(choice.randomPreset, seed, options);
-        }
-        return Encoder.load(choice.checkpoint, options);
+                .withBatchSize(batchSize).withPrecision(precision.orFp32());
+        Encoder opened = choice.rawPixels ? Encoder.rawPixels(options)
+                : choice.randomPreset != null ? Encoder.randomInit(choice.randomPreset, seed, options)
+                : Encoder.load(choice.checkpoint, options);
+        PrecisionOption.announce(opened);
+        return opened;
     }
 }

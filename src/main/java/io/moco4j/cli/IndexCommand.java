@@ -13,6 +13,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "index", mixinStandardHelpOptions = true, sortOptions = false,
@@ -46,6 +47,8 @@ final class IndexCommand implements Callable<Integer> {
     int commitEvery;
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
+    @Mixin
+    PrecisionOption precision;
     @Option(names = "--batch-size", defaultValue = "256") int batchSize;
 
     @Override
@@ -55,8 +58,10 @@ final class IndexCommand implements Callable<Integer> {
         }
         FeatureLayer layer = FeatureLayer.parse(features);
         IndexSettings settings = new IndexSettings(maxConn, beamWidth, IndexSettings.Quantization.parse(quantization), candidates);
-        Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize);
+        Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize)
+                .withPrecision(precision.orFp32());
         try (Encoder encoder = Encoder.load(checkpoint, options)) {
+            PrecisionOption.announce(encoder);
             FolderIndexer.Origin origin = new FolderIndexer.Origin(checkpoint, EmbeddingCache.sha256(checkpoint), layer.id());
             ProgressBar[] bar = new ProgressBar[1];
             FolderIndexer.Result r;

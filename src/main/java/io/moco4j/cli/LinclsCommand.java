@@ -69,12 +69,12 @@ final class LinclsCommand implements Callable<Integer> {
             LinearProbeConfig cfg = protocol(enc.config().version(), enc.config().model().arch().startsWith("vit"));
             int size = enc.imageSize();
             System.out.println(ProbeTransforms.describe(ProbeTransforms.eval(size)));
-            LinearProbe.Result r = enc.network() != null
-                    ? LinearProbe.run(enc.network(), trainSet, valSet, ProbeTransforms.train(size), ProbeTransforms.eval(size),
-                            cfg, out, System.out)
-                    // Raw pixels: nothing is frozen, the classifier sees the normalised pixels.
-                    : LinearProbe.run(enc.features(cfg.layer()), Map.of(), trainSet, valSet, ProbeTransforms.train(size),
-                            ProbeTransforms.eval(size), cfg, enc.manager(), out, System.out);
+            // The frozen backbone runs in --precision (autocast around its forward only); its features come back as
+            // float32, so the linear classifier, its loss and its SGD run in float32 as in main_lincls.py (which has
+            // no autocast at all). Raw pixels: nothing is frozen, the classifier sees the normalised pixels.
+            LinearProbe.Result r = LinearProbe.run(enc.features(cfg.layer()),
+                    enc.network() != null ? enc.network().stateDict() : Map.of(), trainSet, valSet,
+                    ProbeTransforms.train(size), ProbeTransforms.eval(size), cfg, enc.manager(), out, System.out);
             System.out.printf(Locale.ROOT, "Linear probe of %s: best top-1 %.2f%% (epoch %d), last top-1 %.2f%%; see %s%n",
                     enc.description(), r.bestTop1(), r.bestEpoch(), r.lastTop1(), r.runDir());
         }

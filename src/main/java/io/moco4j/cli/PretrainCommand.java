@@ -4,7 +4,6 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.config.DataDrivenSettings;
 import io.moco4j.data.DataProfile;
-import io.moco4j.precision.Precision;
 import io.moco4j.data.DataSources;
 import io.moco4j.interop.InitFromFile;
 import io.moco4j.data.ImageDataset;
@@ -29,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "pretrain", mixinStandardHelpOptions = true, sortOptions = false,
@@ -76,10 +76,8 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
 
-    @Option(names = "--precision", paramLabel = "P",
-            description = "fp32, bf16, fp16 or auto (bf16 where the hardware computes it natively); the encoders' forward "
-                    + "passes under libtorch's autocast, weights/optimizer/loss float32. Default: train.precision (fp32).")
-    String precision;
+    @Mixin
+    PrecisionOption precision;
 
     @Option(names = "--unlabeled", description = "Ignore sub-folder names: every image is unlabeled.")
     boolean unlabeled;
@@ -122,7 +120,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (seed != null) all.put("train.seed", seed.toString());
         if (workers != null) all.put("train.workers", workers.toString());
         if (timeBudget != null) all.put("train.time_budget", quoted(Path.of(timeBudget.strip())));
-        if (precision != null) all.put("train.precision", Precision.parse(precision).label());
+        precision.given().ifPresent(p -> all.put("train.precision", p.label()));
         if (data != null) all.put("data.path", quoted(absoluteUnlessBuiltin(data)));
         if (val != null) all.put("data.val", quoted(absoluteUnlessBuiltin(val)));
         if (unlabeled) all.put("data.unlabeled", "true");

@@ -17,6 +17,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
@@ -45,6 +46,8 @@ final class ServeCommand implements Callable<Integer> {
     String features;
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
+    @Mixin
+    PrecisionOption precision;
     @Option(names = "--batch-size", defaultValue = "256") int batchSize;
     @Option(names = "--cache", paramLabel = "DIR", description = "Embedding cache folder (default: serve-cache beside the run).")
     Path cache;
@@ -64,7 +67,8 @@ final class ServeCommand implements Callable<Integer> {
             throw new UserException("serve needs --checkpoint CKPT and --images DIR, or --index IDX (built by ./moco4j index)");
         }
         FeatureLayer layer = FeatureLayer.parse(features == null ? "backbone" : features);
-        Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize);
+        Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize)
+                .withPrecision(precision.orFp32());
         try (Encoder encoder = Encoder.load(checkpoint, options)) {
             EmbeddingCache embeddings = new EmbeddingCache(cache != null ? cache : EmbeddingCache.besideRun(checkpoint));
             Gallery gallery;
@@ -104,7 +108,8 @@ final class ServeCommand implements Callable<Integer> {
                 throw new UserException("the index holds " + layer.id() + " features; drop --features " + features + " or index the other ones");
             }
             Gallery gallery = Gallery.fromIndex(lucene, images != null ? images : Path.of(meta.getOrDefault("images", "")));
-            Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize);
+            Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize)
+                .withPrecision(precision.orFp32());
             try (Encoder encoder = Encoder.load(ckpt, options)) {
                 serveUntilStopped(gallery, encoder, ckpt, layer, "; Lucene index " + index + ", " + lucene.settings());
             }
@@ -116,6 +121,7 @@ final class ServeCommand implements Callable<Integer> {
 
     private void serveUntilStopped(Gallery gallery, Encoder encoder, Path ckpt, FeatureLayer layer, String note)
             throws InterruptedException {
+        PrecisionOption.announce(encoder);
         try (GalleryServer server = new GalleryServer(gallery, encoder, host, port, k,
                 gallery.root().getFileName() + " with " + ckpt.getFileName())) {
             server.start();

@@ -47,9 +47,15 @@ final class Hardware {
         return false;
     }
 
+    /**
+     * System property naming a file read instead of /proc/cpuinfo: lets tests (and a user who knows better than the
+     * flags) decide what {@code auto} sees, in any process, without touching the machine.
+     */
+    static final String CPUINFO_PROPERTY = "moco4j.cpuinfo";
+
     private static String cpuinfo() {
         try {
-            return Files.readString(Path.of("/proc/cpuinfo"));
+            return Files.readString(Path.of(System.getProperty(CPUINFO_PROPERTY, "/proc/cpuinfo")));
         } catch (IOException | RuntimeException e) {
             return ""; // not Linux: no flags to read, so auto stays fp32
         }

@@ -86,7 +86,8 @@ public final class GalleryServer implements AutoCloseable {
     private final int defaultK;
     private final String title;
     private final HttpServer server;
-    private final ThreadPoolExecutor workers;
+    /** Request threads; package-private so tests can read per-thread state (autocast) on them. */
+    final ThreadPoolExecutor workers;
     private final ThreadPoolExecutor overflow;
     private final Semaphore embedSlots;
     private final Limits limits;

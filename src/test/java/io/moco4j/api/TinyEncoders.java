@@ -25,15 +25,40 @@ public final class TinyEncoders {
 
     /** A ResNet-18 x0.125 (CIFAR stem, 32 px, 8-d linear head) with random weights, as an encoder checkpoint. */
     public static Path checkpoint(Path dir, long seed) throws IOException {
+        return checkpoint(dir, seed, false);
+    }
+
+    /**
+     * As {@link #checkpoint(Path, long)}; with {@code bf16Weights} every convolution and linear weight (the tensors
+     * of 2 or more dimensions: what autocast casts to bf16 for each op) is rounded to the nearest bf16 value (ties
+     * to even), kept in float32. BatchNorm parameters and statistics are left as they are.
+     */
+    public static Path checkpoint(Path dir, long seed, boolean bf16Weights) throws IOException {
         MocoConfig cfg = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("model.dim=8").build();
-        Path file = dir.resolve("tiny-" + seed + ".ckpt");
+        Path file = dir.resolve("tiny-" + seed + (bf16Weights ? "-bf16w" : "") + ".ckpt");
         try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
             io.moco4j.model.Encoder net = Encoders.create(cfg, m, seed);
             Map<String, NDArray> tensors = new LinkedHashMap<>();
-            net.stateDict().forEach((k, v) -> tensors.put("encoder_q." + k, v));
+            net.stateDict().forEach((k, v) -> {
+                if (bf16Weights && v.getShape().dimension() >= 2) {
+                    float[] x = v.toFloatArray();
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = roundToBf16(x[i]);
+                    }
+                    v.set(x);
+                }
+                tensors.put("encoder_q." + k, v);
+            });
             Checkpoints.write(file, cfg, Checkpoints.Kind.ENCODER, tensors, TrainingProgress.START, 0, 0, null);
         }
         return file;
+    }
+
+    /** The bf16 value nearest to {@code x} (round to nearest, ties to even), as a float (finite {@code x}). */
+    public static float roundToBf16(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        int rounded = bits + 0x7FFF + ((bits >>> 16) & 1);
+        return Float.intBitsToFloat(rounded & 0xFFFF0000);
     }
 
     /**
