@@ -7,7 +7,8 @@ max-pool, as MoCo4J's cifar10-v3 preset), and the step of main_moco.py's train()
     loss = model(x1, x2, m); optimizer.zero_grad(); loss.backward(); optimizer.step()
 on fixed random inputs, like `./moco4j bench`. Two CPU shims, nothing else: Tensor.cuda returns the tensor
 (contrastive_loss moves its labels with .cuda()), and torch.distributed is a one-process gloo group
-(concat_all_gather). Prints one JSON line like `./moco4j bench`.
+(concat_all_gather). Under --autocast bf16 a third: gloo's all_gather has no bf16, so concat_all_gather is replaced by
+what it returns on one rank (the tensor itself, as a no-grad copy). Prints one JSON line like `./moco4j bench`.
 """
 import argparse
 import contextlib
@@ -67,6 +68,9 @@ def main():
     dist.init_process_group("gloo", init_method="file://" + init, rank=0, world_size=1)
     import moco.builder
     import moco.optimizer
+    if a.autocast != "none":
+        # one rank: all_gather + cat is the tensor itself; gloo (torch 1.13) refuses bf16 ("Invalid scalar type")
+        moco.builder.concat_all_gather = torch.no_grad()(lambda t: t.clone())
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     if a.vit:
