@@ -1,5 +1,6 @@
 package io.moco4j.interop;
 
+import io.moco4j.testutil.ToleranceReport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -122,6 +123,7 @@ class MocoV3CheckpointGoldenTest {
         for (float v : e) {
             scale = Math.max(scale, Math.abs(v));
         }
+        ToleranceReport.print(what, e, a, TOL);
         for (int i = 0; i < e.length; i++) {
             assertEquals(e[i], a[i], TOL * scale, what + " [" + i + "]");
         }

@@ -1,5 +1,6 @@
 package io.moco4j.model;
 
+import io.moco4j.testutil.ToleranceReport;
 import static io.moco4j.model.TensorAsserts.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -85,6 +86,7 @@ class VitMocoStepGoldenTest {
                         gc.backward(l);
                         loss = l.getFloat();
                     }
+                    ToleranceReport.print("vit loss of step " + step, Math.abs(loss - st.get("loss").asDouble()), 1e-5);
                     assertEquals(st.get("loss").asDouble(), loss, 1e-5, "loss of step " + step);
                     Map<String, NDArray> trained = new LinkedHashMap<>();
                     base.trainableParameters().forEach((k, v) -> trained.put("base_encoder." + k, v));
@@ -139,6 +141,7 @@ class VitMocoStepGoldenTest {
         float[] a = actual.toFloatArray();
         assertEquals(e.length, a.length, what);
         int d = e.length / 3;
+        ToleranceReport.print(what, e, a, TOL);
         for (int i = 0; i < e.length; i++) {
             if (i < d || i >= 2 * d) {
                 assertEquals(e[i], a[i], TOL, what + "[" + i + "]");

@@ -1,5 +1,6 @@
 package io.moco4j.optim;
 
+import io.moco4j.testutil.ToleranceReport;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -117,6 +118,7 @@ class AdamWGoldenTest {
         assertArrayEquals(expected.shape(), actual.getShape().getShape(), what + ": shape");
         float[] e = expected.toFloatArray();
         float[] a = actual.toType(DataType.FLOAT32, false).toFloatArray();
+        ToleranceReport.print(what, e, a, TOL);
         for (int i = 0; i < e.length; i++) {
             if (!(Math.abs(a[i] - e[i]) <= TOL * Math.max(1, Math.abs(e[i])))) {
                 fail(what + "[" + i + "]: expected " + e[i] + ", got " + a[i]);
