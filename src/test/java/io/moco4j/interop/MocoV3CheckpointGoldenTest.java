@@ -33,7 +33,7 @@ class MocoV3CheckpointGoldenTest {
     /**
      * Eval-mode outputs of the imported checkpoint, relative to max(1, largest value). Floor: torch 1.13's own
      * 1-vs-2-thread spread of the same outputs (tools/golden/moco_v3.py rerun at 2 threads, 2026-12-06): at most
-     * 1.1e-6 (projector). Ours against the golden at 1 thread: at most 4.1e-7. 1e-5 is 9x the floor. The LARS state
+     * 1.1e-6 (projector). Ours against the golden at 1 and at 2 threads: at most 4.1e-7. 1e-5 is 9x the floor. The LARS state
      * is a copy and is compared for equality.
      */
     private static final double TOL = 1e-5;

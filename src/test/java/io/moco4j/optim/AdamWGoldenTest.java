@@ -30,7 +30,7 @@ class AdamWGoldenTest {
     /**
      * Relative to max(1, |expected|). AdamW is elementwise, so the thread count cannot change its rounding; what
      * differs from torch is the order of its few float32 ops per element. Measured against the golden (2026-12-06,
-     * MOCO4J_TOLERANCE_REPORT=1, 1 thread): at most 1.5e-8 (exp_avg); 2e-6 is 130x that, about 16 float32 ulps
+     * MOCO4J_TOLERANCE_REPORT=1, 1 and 2 threads alike): at most 1.5e-8 (exp_avg); 2e-6 is 130x that, about 16 float32 ulps
      * of an O(1) value, and a wrong bias correction or decoupled decay moves parameters by 1e-3 or more.
      */
     private static final double TOL = 2e-6;
