@@ -65,14 +65,15 @@ public final class MocoV3 extends MomentumContrast {
         long offset = gather.labelOffset(Math.toIntExact(view1.getShape().get(0)));
         SyncBnBackward syncBackward = collectives.size() > 1 ? new SyncBnBackward(collectives) : null;
 
-        // 1. momentum update, then 2. the keys (no gradient). The two encoders are disjoint, so computing the keys
-        // before the queries changes no value; the official code does it after them, also after the update.
+        // 1. momentum update and 2. the keys of every rank (no gradient). The official code computes the queries
+        // first; the encoders are disjoint, so this order changes no value. The gather is the official
+        // concat_all_gather, done here once per key set rather than inside each contrastive_loss.
         NDArray k1;
         NDArray k2;
         try (NoGrad ignored = NoGrad.enter(); BatchNormHook.Scope bn = syncBatchNorm(null)) {
             updateKeyEncoder(m);
-            k1 = gather.all(forward(() -> encoderK.forward(view1, true)));
-            k2 = gather.all(forward(() -> encoderK.forward(view2, true)));
+            k1 = gather.all(keys(view1));
+            k2 = gather.all(keys(view2));
         }
         // 3. the queries and the symmetric loss ctr(q1, k2) + ctr(q2, k1), then its backward
         NDArray loss;
@@ -80,23 +81,42 @@ public final class MocoV3 extends MomentumContrast {
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             NDArray q2;
             try (BatchNormHook.Scope bn = syncBatchNorm(syncBackward)) {
-                q1 = forward(() -> predictor.forward(encoderQ.forward(view1, true), true));
-                q2 = forward(() -> predictor.forward(encoderQ.forward(view2, true), true));
+                q1 = queries(view1);
+                q2 = queries(view2);
             }
-            loss = InBatchContrastive.loss(q1, k2, temperature, offset)
-                    .add(InBatchContrastive.loss(q2, k1, temperature, offset));
+            loss = contrastiveLoss(q1, k2, offset).add(contrastiveLoss(q2, k1, offset));
             if (syncBackward == null) {
-                gc.backward(loss);
+                backward(gc, loss);
             } else {
                 syncBackward.backward(loss); // continues through every SyncBN cut
             }
         }
+        // (no 4.: v3 has no queue; the negatives were the batch's other keys)
         float lossValue = loss.getFloat();
         float[] acc;
         try (NoGrad ignored = NoGrad.enter()) {
             acc = InBatchContrastive.accuracy(InBatchContrastive.logits(q1.stopGradient(), k2, temperature), offset, 1, 5);
         }
         return new StepResult(lossValue, acc[0], acc[1]);
+    }
+
+    /** Momentum features as targets: {@code f_k(x)} (encoder + projector), un-normalised as in the official. */
+    private NDArray keys(NDArray images) {
+        return forward(() -> encoderK.forward(images, true));
+    }
+
+    /** Queries, with gradient: {@code predictor(f_q(x))}. */
+    private NDArray queries(NDArray images) {
+        return forward(() -> predictor.forward(encoderQ.forward(images, true), true));
+    }
+
+    /**
+     * The official {@code contrastive_loss(q, k)}: {@code cross_entropy(normalize(q) normalize(k)^T / T, labels) * 2T}
+     * with this rank's positives at {@code labels = arange(N) + offset} among the gathered keys; the factor 2T keeps
+     * the gradient's scale independent of T ({@link InBatchContrastive#loss(NDArray, NDArray, double, long)}).
+     */
+    private NDArray contrastiveLoss(NDArray q, NDArray k, long offset) {
+        return InBatchContrastive.loss(q, k, temperature, offset);
     }
 
     /** SyncBN over the ranks while the scope is open; libtorch's BatchNorm (no hook) on one rank. */

@@ -2,6 +2,7 @@ package io.moco4j.method;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
 import io.moco4j.dist.Collectives;
 import io.moco4j.dist.GradientAverager;
 import io.moco4j.dist.SingleProcess;
@@ -23,7 +24,8 @@ import java.util.function.Supplier;
  * f_k that starts as its exact copy and follows it by {@code theta_k = m * theta_k + (1 - m) * theta_q} over
  * parameters only (BatchNorm running statistics stay each encoder's own). The versions differ in how one
  * step turns two views into a loss: {@link MocoV1V2} (v1/v2: a queue of negatives, Shuffle BN) and
- * {@link MocoV3} (in-batch negatives, a predictor, symmetric loss).
+ * {@link MocoV3} (in-batch negatives, a predictor, symmetric loss). Each version's {@link #step} reads in the
+ * paper's order: momentum update ({@link #updateKeyEncoder}), keys, loss and its {@link #backward}, queue.
  *
  * <p>Checkpoints are shared too: {@link #networks()} names every network by its checkpoint prefix and
  * {@link #extraState()} adds what else a version keeps (the queue).
@@ -61,17 +63,9 @@ public abstract class MomentumContrast implements AutoCloseable {
     }
 
     /**
-     * One step on two views of the same images (N x 3 x H x W, in the step's manager) with key-encoder
-     * momentum {@code m}: gradients of the loss are left on {@link #trainableParameters()}; temporaries attach
-     * to the views' manager, which the caller closes after the optimizer step.
-     *
-     * @param step the global step, which seeds anything random in the step (Shuffle BN), so resumed runs repeat it
-     */
-    public abstract StepResult step(NDArray view1, NDArray view2, long step, double m);
-
-    /**
-     * One optimisation step: zeroes the gradients (DJL accumulates them), runs {@link #step} and applies the
-     * optimizer at {@code lr} unless the loss is not finite (the caller then stops the run).
+     * One optimisation step: zeroes the gradients (DJL accumulates them), runs {@link #step} (which ends in
+     * {@link #backward}) and applies the optimizer at {@code lr} unless the loss is not finite (the caller then
+     * stops the run).
      */
     public StepResult train(NDArray view1, NDArray view2, long step, Optimizer optimizer, double lr, double m) {
         LinkedHashMap<String, NDArray> trainable = trainableParameters();
@@ -89,6 +83,44 @@ public abstract class MomentumContrast implements AutoCloseable {
             StateBroadcast.meanOverRanks(collectives, encoderK.buffers());
         }
         return r;
+    }
+
+    /**
+     * One step on two views of the same images (N x 3 x H x W, in the step's manager) with key-encoder
+     * momentum {@code m}: gradients of the loss are left on {@link #trainableParameters()}; temporaries attach
+     * to the views' manager, which the caller closes after the optimizer step.
+     *
+     * @param step the global step, which seeds anything random in the step (Shuffle BN), so resumed runs repeat it
+     */
+    public abstract StepResult step(NDArray view1, NDArray view2, long step, double m);
+
+    /**
+     * The momentum update, {@code theta_k = m theta_k + (1 - m) theta_q} (the official
+     * {@code _momentum_update_key_encoder}); every version calls it before computing this step's keys.
+     */
+    protected void updateKeyEncoder(double m) {
+        Networks.momentumUpdate(encoderK, encoderQ, m);
+    }
+
+    /**
+     * Where the loss's gradient starts, for every version on one rank (v3 on several ranks goes through its SyncBN
+     * backward instead): the gradients land on {@link #trainableParameters()}, {@link #train} then applies them.
+     */
+    protected void backward(GradientCollector gc, NDArray loss) {
+        gc.backward(loss);
+    }
+
+    /**
+     * {@code forward} (a pass through the networks) under autocast in this model's precision, on this thread, and
+     * its result back in float32 inside the graph ({@link Float32#of}); autocast is off again afterwards, also when
+     * the forward throws. In fp32 it is just {@code forward}.
+     */
+    protected NDArray forward(Supplier<NDArray> forward) {
+        NDArray y;
+        try (Autocast ignored = Autocast.enter(manager().getDevice(), precision)) {
+            y = forward.get();
+        }
+        return Float32.of(y);
     }
 
     /**
@@ -132,24 +164,6 @@ public abstract class MomentumContrast implements AutoCloseable {
     /** The precision of the forward passes (fp32, bf16 or fp16). */
     public Precision precision() {
         return precision;
-    }
-
-    /**
-     * {@code forward} (a pass through the networks) under autocast in this model's precision, on this thread, and
-     * its result back in float32 inside the graph ({@link Float32#of}); autocast is off again afterwards, also when
-     * the forward throws. In fp32 it is just {@code forward}.
-     */
-    protected NDArray forward(Supplier<NDArray> forward) {
-        NDArray y;
-        try (Autocast ignored = Autocast.enter(manager().getDevice(), precision)) {
-            y = forward.get();
-        }
-        return Float32.of(y);
-    }
-
-    /** The key encoder's momentum update; every version calls it before computing this step's keys. */
-    protected void updateKeyEncoder(double m) {
-        Networks.momentumUpdate(encoderK, encoderQ, m);
     }
 
     /**

@@ -35,7 +35,13 @@ class SyncBatchNormTest {
     static final int B = 4; // per rank
     static final int C = 3;
     static final int H = 4;
-    static final float TOL = 2e-5f; // relative to the largest reference value
+    /**
+     * Relative to the largest reference value. Measured spread of the 2 thread-rank SyncBN against the whole-batch BN
+     * (full suite 2026-12-06, 1 and 2 libtorch threads, printed as "syncbn 2 thread ranks"): at most 7.4e-7 (bn3's
+     * running mean), float32 rounding of another summation order; 2e-5 is 27x that. The detached-statistics controls
+     * below must be off by more than 100 x TOL.
+     */
+    static final float TOL = 2e-5f;
 
     /** Host values shared by the reference and the ranks. */
     record Inputs(float[] x, float[] r1, float[] r2, float[] a, float[] b, float[] g1, float[] b1, float[] g2, float[] b2) {}

@@ -1,5 +1,6 @@
 package io.moco4j.eval;
 
+import io.moco4j.testutil.ToleranceReport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
@@ -58,16 +59,19 @@ class EvalGoldenTest {
                     NDArray x = tensor(step, g.get("x" + s));
                     NDArray y = step.create(g.get("y" + s).toLongArray());
                     LinearProbe.StepResult r = LinearProbe.trainStep(fc, sgd, x, y, 30.0);
+                    ToleranceReport.print("lincls loss of step " + s, Math.abs(loss[s - 1] - r.loss()), 1e-5);
                     assertEquals(loss[s - 1], r.loss(), 1e-5, "loss of step " + s);
                 }
             }
             float[] w = fc.weight().toFloatArray();
             float[] wRef = g.get("w2").toFloatArray();
+            ToleranceReport.print("lincls fc.weight", wRef, w, 1e-4);
             for (int i = 0; i < w.length; i++) {
                 assertEquals(wRef[i], w[i], 1e-4 * Math.max(1, Math.abs(wRef[i])), "fc.weight[" + i + "]");
             }
             float[] b = fc.bias().toFloatArray();
             float[] bRef = g.get("b2").toFloatArray();
+            ToleranceReport.print("lincls fc.bias", bRef, b, 1e-4);
             for (int i = 0; i < b.length; i++) {
                 assertEquals(bRef[i], b[i], 1e-4 * Math.max(1, Math.abs(bRef[i])), "fc.bias[" + i + "]");
             }

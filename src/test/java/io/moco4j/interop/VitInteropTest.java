@@ -61,6 +61,8 @@ class VitInteropTest {
              NoGrad ignored = NoGrad.enter()) {
             assertEquals("head.", ((ProjectedEncoder) moco.encoderQ()).headPrefix());
             NDArray x = FlatState.toNd(want.get("x"), step);
+            // 1e-5 relative: ours against the golden at 1 and 2 threads at most 3.5e-7 (2026-12-06, MOCO4J_TOLERANCE_REPORT=1),
+            // 29x below; the torch 1.13 thread spread of the ViT golden was not measured (docs/TOLERANCES.md).
             FlatState.assertClose("base cls features", want.get("base").toFloatArray(), moco.encoderQ().features(x, false), 1e-5);
             FlatState.assertClose("momentum cls features", want.get("momentum").toFloatArray(), moco.encoderK().features(x, false), 1e-5);
         }

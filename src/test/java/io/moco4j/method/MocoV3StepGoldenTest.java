@@ -37,9 +37,22 @@ import org.opentest4j.AssertionFailedError;
  */
 class MocoV3StepGoldenTest {
     private static final String DIR = "moco_v3/";
+    /**
+     * Relative loss tolerance. Floors: the reference's float32-vs-float64 spread (moco_v3.json
+     * train.*.float32_vs_float64.loss_rel, up to 7.4e-7) and ours against the golden in the full suite at 1 and 2
+     * libtorch threads (2026-12-06: up to 9.9e-7, printed by the test). 1e-5 is 10x the larger.
+     */
     private static final double LOSS_TOL = 1e-5;
-    /** About 3x the recorded float32/float64 agreement of the reference run (see the script's docstring). */
-    private static final double TENSOR_TOL = 5e-5;
+    /**
+     * Tensor tolerance, relative to max(1, largest value): 10x the widest measured floor. Floors: the reference's
+     * float32-vs-float64 spread (moco_v3.json, up to 1.0e-5, the LARS momentum buffers) and torch 1.13's own
+     * 1-vs-2-thread spread (tools/golden/moco_v3.py rerun with torch.set_num_threads(2), 2026-12-06: LARS buffers
+     * 3.0e-6 (t1) and 1.63e-5 (t02), base encoder 1.5e-6, momentum encoder and predictor below 1.1e-7). Ours against
+     * the golden at 1 and 2 libtorch threads: LARS buffers 2.4e-5 / 4.1e-5, base encoder 1.2e-5, the rest below 3e-6.
+     * The former 5e-5 was 1.2x our worst and 3x the reference's own thread spread. A wrong key momentum is caught
+     * by the loss (aWrongMomentumIsDetected); LARS itself is pinned at 1e-6 by LarsGoldenTest.
+     */
+    private static final double TENSOR_TOL = 10 * 1.63e-5;
 
     @ParameterizedTest
     @ValueSource(strings = {"t1", "t02"})

@@ -54,6 +54,7 @@ final class TensorAsserts {
                 at = i;
             }
         }
+        io.moco4j.testutil.ToleranceReport.print(what, worst / scale, tol);
         if (!(worst <= tol * scale)) {
             fail(what + ": max abs diff " + worst + " at " + at + " (expected " + e[at] + ", got " + a[at]
                     + ") exceeds " + tol + " * " + scale);

@@ -1,5 +1,6 @@
 package io.moco4j.model;
 
+import io.moco4j.testutil.ToleranceReport;
 import static io.moco4j.model.TensorAsserts.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -30,6 +31,12 @@ import org.junit.jupiter.api.Test;
  * cosine momentum, with stop_grad_conv1; the integrator's engine test can read the same file.
  */
 class VitMocoStepGoldenTest {
+    /**
+     * Tensors after three steps, absolute on O(1) values. Ours against the golden at 1 / 2 threads (2026-12-06,
+     * MOCO4J_TOLERANCE_REPORT=1): at most 2.0e-5 / 2.2e-5 (AdamW moments of the cls token), 4.6x below. The loss
+     * (1e-5 below) was off by 4.1e-6 / 3.6e-6, only 2.4x below its bound; torch 1.13's own thread spread of tools/golden/vit.py is not
+     * measured yet (docs/TOLERANCES.md, open).
+     */
     private static final double TOL = 1e-4;
     private static final JsonNode META = Golden.json("vit/vit.json").get("moco_step");
     private static final Map<String, NpyArray> G = Golden.npz("vit/moco_step.npz");
@@ -85,6 +92,7 @@ class VitMocoStepGoldenTest {
                         gc.backward(l);
                         loss = l.getFloat();
                     }
+                    ToleranceReport.print("vit loss of step " + step, Math.abs(loss - st.get("loss").asDouble()), 1e-5);
                     assertEquals(st.get("loss").asDouble(), loss, 1e-5, "loss of step " + step);
                     Map<String, NDArray> trained = new LinkedHashMap<>();
                     base.trainableParameters().forEach((k, v) -> trained.put("base_encoder." + k, v));
@@ -139,11 +147,20 @@ class VitMocoStepGoldenTest {
         float[] a = actual.toFloatArray();
         assertEquals(e.length, a.length, what);
         int d = e.length / 3;
+        ToleranceReport.print(what + " (q and v)", join(e, d), join(a, d), TOL);
         for (int i = 0; i < e.length; i++) {
             if (i < d || i >= 2 * d) {
                 assertEquals(e[i], a[i], TOL, what + "[" + i + "]");
             }
         }
+    }
+
+    /** The first and last third of a qkv vector (q and v), the parts compared. */
+    private static float[] join(float[] qkv, int d) {
+        float[] out = new float[2 * d];
+        System.arraycopy(qkv, 0, out, 0, d);
+        System.arraycopy(qkv, 2 * d, out, d, d);
+        return out;
     }
 
     /** Linear (no bias), then BN + ReLU after every layer but the last, the last followed by BN without affine. */

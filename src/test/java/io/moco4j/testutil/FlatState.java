@@ -93,6 +93,7 @@ public final class FlatState {
                 at = i;
             }
         }
+        ToleranceReport.print(what, worst / scale, tol);
         if (!(worst <= tol * scale)) {
             fail(what + ": max abs diff " + worst + " at " + at + " (PyTorch " + e[at] + ", ours " + a[at]
                     + ") exceeds " + tol + " * " + scale);
