@@ -93,7 +93,7 @@ public final class MocoV1V2 extends MomentumContrast {
                 NDArray q2 = InfoNce.normalize(forward(() -> encoderQ.forward(view2, true)));
                 loss = loss.add(InfoNce.loss(q2, k1, queue.keys(), temperature));
             }
-            gc.backward(loss);
+            gc.backward(lossForBackward(loss));
         }
         float lossValue = loss.getFloat();
         float[] acc = InfoNce.accuracy(logits, 1, 5);

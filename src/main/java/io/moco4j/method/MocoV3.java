@@ -86,9 +86,9 @@ public final class MocoV3 extends MomentumContrast {
             loss = InBatchContrastive.loss(q1, k2, temperature, offset)
                     .add(InBatchContrastive.loss(q2, k1, temperature, offset));
             if (syncBackward == null) {
-                gc.backward(loss);
+                gc.backward(lossForBackward(loss));
             } else {
-                syncBackward.backward(loss); // continues through every SyncBN cut
+                syncBackward.backward(lossForBackward(loss)); // continues through every SyncBN cut
             }
         }
         float lossValue = loss.getFloat();
