@@ -14,19 +14,15 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Resume continuity under mixed precision, through the whole loop: N steps straight equal N/2 + save + resume + N/2.
  *
- * <p>Noise floor (bf16): the same straight 12-step bf16 run at 1 and at 2 libtorch threads (surefire's
- * {@code -Dtest.threads=1} and {@code =2}, i.e. {@code -Dai.djl.pytorch.num_threads}; other summation orders in
- * the bf16 kernels) differed by at most {@value #BF16_FLOOR} in a step's loss, measured 2026-12-06 (see
- * {@link #BF16_FLOOR}). A resume that lost anything (optimizer state, momentum encoder, the step counter that seeds
- * the augmentations) moves the losses by far more than that: fp32's resume test shows the losses change by 1e-2 and
- * more from step to step.
+ * <p>Tolerance (bf16): the resumed run repeats the straight one's kernels in the same order at the same thread count,
+ * so it is held to the fp32 resume test's 1e-5 ({@code MocoV3PretrainingTest}). Not yet measured: the brief's wider floor (the same bf16 run at 1 vs 2 libtorch threads), which
+ * would only be needed if a thread count changed between the two halves. A resume that lost anything (optimizer
+ * state, momentum encoder, the step counter that seeds the augmentations) moves the losses by 1e-2 and more.
  */
+@org.junit.jupiter.api.Disabled("OPEN (issue 21, amptrain): written, not yet seen to finish on the loaded machine"
+        + " (load 30-50 at 17:30-17:45); run it alone and measure the 1- vs 2-thread floor before enabling")
 class MixedPrecisionResumeTest {
-    /**
-     * Largest |loss difference| per step between the 1-thread and the 2-thread straight bf16 run of
-     * {@link #bf16ResumeContinuesWithinTheNoiseFloor}'s config, measured: see the class comment.
-     */
-    static final double BF16_FLOOR = 2e-3;
+    static final double BF16_FLOOR = 1e-5;
 
     @Test
     void bf16ResumeContinuesWithinTheNoiseFloor(@TempDir Path tmp) throws Exception {
