@@ -88,7 +88,7 @@ public final class MocoV3 extends MomentumContrast {
             if (syncBackward == null) {
                 backward(gc, loss);
             } else {
-                syncBackward.backward(loss); // continues through every SyncBN cut
+                syncBackward.backward(lossForBackward(loss)); // continues through every SyncBN cut
             }
         }
         // (no 4.: v3 has no queue; the negatives were the batch's other keys)

@@ -10,6 +10,7 @@ import io.moco4j.dist.StateBroadcast;
 import io.moco4j.model.Encoder;
 import io.moco4j.model.Network;
 import io.moco4j.model.Networks;
+import io.moco4j.optim.LossScaler;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.precision.Autocast;
 import io.moco4j.precision.Float32;
@@ -43,6 +44,9 @@ public abstract class MomentumContrast implements AutoCloseable {
     private GradientAverager gradients = new GradientAverager(SingleProcess.INSTANCE);
     /** The precision of the encoders' forward passes (resolved: never auto); float32 unless {@link #setPrecision}. */
     private Precision precision = Precision.FP32;
+    /** fp16's dynamic loss scaling (GradScaler); null in fp32 and bf16, whose exponent range needs none. */
+    private LossScaler scaler;
+    private boolean lastStepSkipped;
 
     /** Loss and contrastive top-1/top-5 accuracy (percent) of one step. */
     public record StepResult(float loss, float acc1, float acc5) {}
@@ -70,10 +74,23 @@ public abstract class MomentumContrast implements AutoCloseable {
     public StepResult train(NDArray view1, NDArray view2, long step, Optimizer optimizer, double lr, double m) {
         LinkedHashMap<String, NDArray> trainable = trainableParameters();
         Gradients.zero(trainable.values());
+        lastStepSkipped = false;
         StepResult r = agreed(step(view1, view2, step, m));
         if (Float.isFinite(r.loss())) {
             gradients.averageOf(trainable); // before the optimizer, so every rank applies the same update
-            optimizer.step(trainable, lr);
+            if (scaler == null) {
+                optimizer.step(trainable, lr);
+            } else {
+                // main_moco.py's scaler.step(optimizer); scaler.update(): unscale the averaged (float32) gradients, skip
+                // only the optimizer step when one holds an inf/NaN. The momentum update of this step already happened
+                // inside step(), before the keys, as in the official forward, so it is not undone on a skipped step.
+                boolean finite = unscaleGradients(trainable);
+                if (finite) {
+                    optimizer.step(trainable, lr);
+                }
+                scaler.update(!finite);
+                lastStepSkipped = !finite;
+            }
         }
         if (collectives.size() > 1) {
             // Like DistributedDataParallel's broadcast_buffers the ranks leave the step with the same BatchNorm running
@@ -107,7 +124,7 @@ public abstract class MomentumContrast implements AutoCloseable {
      * backward instead): the gradients land on {@link #trainableParameters()}, {@link #train} then applies them.
      */
     protected void backward(GradientCollector gc, NDArray loss) {
-        gc.backward(loss);
+        gc.backward(lossForBackward(loss));
     }
 
     /**
@@ -159,6 +176,56 @@ public abstract class MomentumContrast implements AutoCloseable {
      */
     public void setPrecision(Precision precision) {
         this.precision = precision.resolve(manager().getDevice());
+        if (this.precision == Precision.FP16) {
+            scaler = scaler == null ? new LossScaler() : scaler;
+        } else {
+            scaler = null;
+        }
+    }
+
+    /**
+     * fp16's loss scaler (GradScaler's defaults unless {@link #setLossScaler}), or null in fp32 and bf16. Its state
+     * goes into checkpoints; a resumed fp16 run loads it back.
+     */
+    public LossScaler lossScaler() {
+        return scaler;
+    }
+
+    /** Replaces the fp16 loss scaler (e.g. other GradScaler settings); only in fp16, call after {@link #setPrecision}. */
+    public void setLossScaler(LossScaler scaler) {
+        if (precision != Precision.FP16) {
+            throw new IllegalStateException("a loss scaler is for fp16 runs; this one runs in " + precision);
+        }
+        this.scaler = java.util.Objects.requireNonNull(scaler);
+    }
+
+    /** Divides every trainable gradient by the loss scale in place; whether all of them are finite. */
+    private boolean unscaleGradients(Map<String, NDArray> trainable) {
+        java.util.List<NDArray> grads = new java.util.ArrayList<>();
+        try {
+            for (NDArray p : trainable.values()) {
+                if (p.hasGradient()) {
+                    grads.add(p.getGradient()); // a handle on the gradient itself: unscaled in place
+                }
+            }
+            return scaler.unscale(grads);
+        } finally {
+            grads.forEach(NDArray::close);
+        }
+    }
+
+    /** Whether the last {@link #train} skipped the optimizer step (fp16: an inf/NaN gradient at the current scale). */
+    public boolean lastStepSkipped() {
+        return lastStepSkipped;
+    }
+
+    /**
+     * What the versions' {@link #step} hands to the backward pass: the loss itself, or in fp16 the loss times the
+     * loss scale ({@code scaler.scale(loss).backward()}), so that small float16 gradients do not flush to zero.
+     * The gradients are divided by the scale again in {@link #train}, after they are averaged over ranks.
+     */
+    protected NDArray lossForBackward(NDArray loss) {
+        return scaler == null ? loss : scaler.scale(loss);
     }
 
     /** The precision of the forward passes (fp32, bf16 or fp16). */

@@ -151,6 +151,7 @@ public final class Pretraining {
             moco.distribute(ranks);
             moco.setPrecision(AutocastSupport.require(request.device(), Precision.parse(cfg.train().precision())));
             precisionNote(moco.precision(), resumeFrom).ifPresent(request.out()::println);
+            restoreLossScaler(moco, resumeFrom).ifPresent(request.out()::println);
             StateSync.startTogether(ranks, moco);
             TrainingProgress start = resumeFrom == null ? TrainingProgress.START : resumeFrom.progress();
             if (resumeFrom != null) {
@@ -227,6 +228,24 @@ public final class Pretraining {
             return java.util.Optional.of("Precision " + precision + ": encoder forward passes under libtorch's autocast;"
                     + " weights, gradients, optimizer, queue and loss in float32.");
         }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * An fp16 run resumed from a checkpoint with a loss-scaler state continues with that scale and clean-step count
+     * (main_moco.py's {@code scaler.load_state_dict(checkpoint['scaler'])}); one without (a bf16 or fp32 run so far)
+     * starts from GradScaler's defaults, said in one line. Other precisions keep no scaler.
+     */
+    static java.util.Optional<String> restoreLossScaler(MomentumContrast moco, Checkpoints.Loaded resumeFrom) {
+        if (moco.lossScaler() == null || resumeFrom == null) {
+            return java.util.Optional.empty();
+        }
+        Map<String, Object> state = resumeFrom.scalerState();
+        if (state == null) {
+            return java.util.Optional.of("The checkpoint holds no fp16 loss-scaler state: loss scaling starts again from "
+                    + "GradScaler's defaults (scale 65536).");
+        }
+        moco.lossScaler().loadStateDict(state);
         return java.util.Optional.empty();
     }
 
@@ -387,7 +406,7 @@ public final class Pretraining {
                                 if (!lastOfEpoch && (stop || globalStep >= request.maxGlobalSteps())) {
                                     TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
                                     if (writer()) {
-                                        Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, null);
+                                        Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, moco.lossScaler());
                                         if (budget != null) {
                                             TimeBudget.writeState(dir, budget.state(p.globalStep()));
                                         }
@@ -481,7 +500,7 @@ public final class Pretraining {
                 StateSync.verifyIdentical(moco.collectives(), StateSync.state(moco), "end of epoch " + (epoch + 1));
             }
             if (writer()) {
-                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, null);
+                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, moco.lossScaler());
                 if (budget != null) {
                     TimeBudget.writeState(dir, budget.state(p.globalStep()));
                 }
