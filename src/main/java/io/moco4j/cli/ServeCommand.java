@@ -106,7 +106,8 @@ final class ServeCommand implements Callable<Integer> {
             Gallery gallery = Gallery.fromIndex(lucene, images != null ? images : Path.of(meta.getOrDefault("images", "")));
             Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize);
             try (Encoder encoder = Encoder.load(ckpt, options)) {
-                serveUntilStopped(gallery, encoder, ckpt, layer, "; Lucene index " + index + ", " + lucene.settings());
+                String projected = lucene.projection() == null ? "" : ", PCA to " + lucene.dimension() + "-d";
+                serveUntilStopped(gallery, encoder, ckpt, layer, "; Lucene index " + index + projected + ", " + lucene.settings());
             }
         } catch (java.io.IOException e) {
             throw new UserException("cannot close the index " + index + " (" + e.getMessage() + ")");
