@@ -106,7 +106,7 @@ class PcaIndexTest {
             Files.move(files.get(0), tmp.resolve("moved.png"));
             TinyEncoders.sceneFolder(tmp.resolve("more"), 1, 9).forEach(p -> {
                 try {
-                    Files.copy(p, images.resolve(p.getFileName().toString().replace(".", "-new.")));
+                    Files.copy(p, files.get(1).getParent().resolve("new-" + p.getFileName())); // into a class folder
                 } catch (java.io.IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
