@@ -4,10 +4,12 @@ import io.moco4j.api.Encoder;
 import io.moco4j.eval.FeatureLayer;
 import io.moco4j.index.FolderIndexer;
 import io.moco4j.index.IndexSettings;
+import io.moco4j.index.VectorIndexWriter;
 import io.moco4j.serve.EmbeddingCache;
 import io.moco4j.util.UserException;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -30,6 +32,10 @@ final class IndexCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--features", defaultValue = "backbone", description = "backbone (pooled, default) or head.")
     String features;
+    @Option(names = "--pca", defaultValue = "0", paramLabel = "N",
+            description = {"Index the embeddings' first N principal components (fitted on up to 10,000 of the images, stored with the",
+                    "index and applied to queries too); needed for features wider than Lucene's 1024 (ResNet-50: 2048), e.g. --pca 256."})
+    int pca;
     @Option(names = "--rebuild", description = "Re-embed every image into a new index (e.g. after training further).")
     boolean rebuild;
     @Option(names = "--quantization", defaultValue = "none", paramLabel = "Q",
@@ -66,7 +72,7 @@ final class IndexCommand implements Callable<Integer> {
             ProgressBar[] bar = new ProgressBar[1];
             FolderIndexer.Result r;
             try {
-                r = FolderIndexer.sync(images, out, encoder, origin, settings, rebuild, commitEvery, (done, total) -> {
+                r = FolderIndexer.sync(images, out, encoder, origin, settings, pca, rebuild, commitEvery, (done, total) -> {
                     if (bar[0] == null) {
                         bar[0] = new ProgressBarBuilder().setTaskName("embedding").setInitialMax(total)
                                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).build();
@@ -78,8 +84,11 @@ final class IndexCommand implements Callable<Integer> {
                     bar[0].close();
                 }
             }
-            System.out.printf(Locale.ROOT, "Index %s: %d images (%d-d %s embeddings of %s); this run added %d, re-embedded %d changed,"
-                            + " removed %d, kept %d unchanged%s%n", out, r.rows(), encoder.dimension(), layer.id(), encoder.description(),
+            Map<String, String> meta = VectorIndexWriter.committedMetadata(out);
+            String components = meta == null ? null : meta.get("pca.components");
+            String space = components == null ? encoder.dimension() + "-d" : "PCA " + components + "-d of " + encoder.dimension() + "-d";
+            System.out.printf(Locale.ROOT, "Index %s: %d images (%s %s embeddings of %s); this run added %d, re-embedded %d changed,"
+                            + " removed %d, kept %d unchanged%s%n", out, r.rows(), space, layer.id(), encoder.description(),
                     r.added(), r.changed(), r.removed(), r.unchanged(),
                     r.skipped() == 0 ? "" : ", skipped " + r.skipped() + " unreadable (tried again next run)");
         }

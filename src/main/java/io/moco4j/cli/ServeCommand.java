@@ -111,7 +111,8 @@ final class ServeCommand implements Callable<Integer> {
             Encoder.Options options = Encoder.Options.defaults().withDevice(device).withLayer(layer).withBatchSize(batchSize)
                 .withPrecision(precision.orFp32());
             try (Encoder encoder = Encoder.load(ckpt, options)) {
-                serveUntilStopped(gallery, encoder, ckpt, layer, "; Lucene index " + index + ", " + lucene.settings());
+                String projected = lucene.projection() == null ? "" : ", PCA to " + lucene.dimension() + "-d";
+                serveUntilStopped(gallery, encoder, ckpt, layer, "; Lucene index " + index + projected + ", " + lucene.settings());
             }
         } catch (java.io.IOException e) {
             throw new UserException("cannot close the index " + index + " (" + e.getMessage() + ")");

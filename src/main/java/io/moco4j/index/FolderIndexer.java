@@ -53,6 +53,20 @@ public final class FolderIndexer {
      */
     public static Result sync(Path images, Path out, Encoder encoder, Origin origin, IndexSettings settings,
                               boolean rebuild, int commitEvery, Progress progress) {
+        return sync(images, out, encoder, origin, settings, 0, rebuild, commitEvery, progress);
+    }
+
+    /**
+     * As {@link #sync(Path, Path, Encoder, Origin, IndexSettings, boolean, int, Progress)}, projecting the
+     * embeddings on their first {@code pca} principal components (0: none). A new index (or {@code rebuild}) fits
+     * the PCA on up to {@link PcaProjection#MAX_FIT_ROWS} of its images, drawn at random with a fixed seed, and stores
+     * it beside the index; later runs reuse the stored one, as {@link LuceneVectorIndex} does for queries.
+     */
+    public static Result sync(Path images, Path out, Encoder encoder, Origin origin, IndexSettings settings, int pca,
+                              boolean rebuild, int commitEvery, Progress progress) {
+        if (pca < 0) {
+            throw new UserException("--pca " + pca + " is not valid; use a number of components, e.g. --pca 256");
+        }
         Path root = realFolder(images);
         Listing listing = list(root);
         Map<String, String> existing = Files.isDirectory(out) && !rebuild ? VectorIndexWriter.committedMetadata(out) : null;
@@ -66,6 +80,22 @@ public final class FolderIndexer {
                 LOG.info("the index keeps the settings it was built with ({}); --rebuild applies new ones", effective);
             }
         }
+        PcaProjection stored = existing == null ? null : ProjectingSink.stored(out, existing);
+        int fit = 0;
+        if (existing != null) {
+            int had = stored == null ? 0 : stored.outputDimension();
+            if (pca > 0 && pca != had) {
+                LOG.info("the index keeps the projection it was built with ({}); --rebuild applies --pca {}",
+                        had == 0 ? "none" : "PCA to " + had + " dimensions", pca);
+            }
+        } else if (pca > 0) {
+            if (pca >= encoder.dimension()) {
+                throw new UserException("--pca " + pca + " is not below the " + encoder.dimension() + "-d embeddings; use 1.."
+                        + (encoder.dimension() - 1) + " or leave --pca out");
+            }
+            fit = pca;
+        }
+        int indexDim = stored != null ? stored.outputDimension() : fit > 0 ? fit : encoder.dimension();
         Map<String, VectorIndexWriter.Entry> committed = existing == null ? Map.of() : VectorIndexWriter.committedEntries(out);
         List<Integer> toEmbed = new ArrayList<>();
         int unchanged = 0;
@@ -80,6 +110,11 @@ public final class FolderIndexer {
             } else {
                 unchanged++;
             }
+        }
+        if (fit > 0) {
+            // the PCA is fitted on the first rows embedded: shuffled (fixed seed), they are a uniform sample of the
+            // folder rather than its first classes
+            java.util.Collections.shuffle(toEmbed, new java.util.Random(17));
         }
         List<String> changedPaths = new ArrayList<>();
         for (int i : toEmbed) {
@@ -102,7 +137,8 @@ public final class FolderIndexer {
         } catch (IOException e) {
             throw new UserException("cannot create " + out + " (" + e.getMessage() + "); pick another --out");
         }
-        try (VectorIndexWriter writer = VectorIndexWriter.open(out, effective, encoder.dimension(), RAM_BUFFER_MB, rebuild)) {
+        try (VectorIndexWriter writer = VectorIndexWriter.open(out, effective, indexDim, RAM_BUFFER_MB, rebuild)) {
+            ProjectingSink sink = new ProjectingSink(writer, out, stored, existing, fit, PcaProjection.MAX_FIT_ROWS);
             gone.forEach(writer::delete);
             changedPaths.forEach(writer::delete); // a changed file that no longer decodes must not keep its old vector
             int[] sinceCommit = {0};
@@ -117,12 +153,12 @@ public final class FolderIndexer {
                         int i = toEmbed.get(indices[r]);
                         float[] v = new float[d];
                         System.arraycopy(flat, r * d, v, 0, d);
-                        writer.put(listing.paths.get(i), listing.sizes.get(i), listing.mtimes.get(i), listing.labels.get(i), v);
+                        sink.put(listing.paths.get(i), listing.sizes.get(i), listing.mtimes.get(i), listing.labels.get(i), v);
                     }
                     done[0] = indices[rows - 1] + 1;
                     sinceCommit[0] += rows;
-                    if (sinceCommit[0] >= commitEvery) {
-                        writer.commit(metadata);
+                    if (sinceCommit[0] >= commitEvery && !sink.holding()) { // no commit before the PCA is fitted
+                        writer.commit(withPca(metadata, sink));
                         sinceCommit[0] = 0;
                     }
                     progress.update(done[0], toEmbed.size());
@@ -131,10 +167,35 @@ public final class FolderIndexer {
                     LOG.warn("skipping unreadable image {}", failure);
                 });
             }
-            writer.commit(metadata);
+            sink.flush();
+            if (fit > 0 && sink.projection() == null) {
+                throw new UserException("none of the " + toEmbed.size() + " images of " + root + " could be read, so no PCA"
+                        + " could be fitted; point --images at a folder of readable images");
+            }
+            writer.commit(withPca(metadata, sink));
+            removeOtherProjections(out, sink.metadata().get(ProjectingSink.FILE));
         }
         int rows = listing.paths.size() - skipped[0];
         return new Result(toEmbed.size() - changed - skipped[0], changed, gone.size(), unchanged, skipped[0], rows);
+    }
+
+    private static Map<String, String> withPca(Map<String, String> metadata, ProjectingSink sink) {
+        Map<String, String> all = new HashMap<>(metadata);
+        all.putAll(sink.metadata());
+        return all;
+    }
+
+    /** Deletes PCA files of earlier builds (after a --rebuild's commit no commit names them any more). */
+    private static void removeOtherProjections(Path out, String current) {
+        try (var files = Files.newDirectoryStream(out, "pca-*.bin*")) {
+            for (Path f : files) {
+                if (!f.getFileName().toString().equals(current)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("could not remove old PCA files in {} ({})", out, e.getMessage());
+        }
     }
 
     private static void requireSame(Map<String, String> meta, String key, String now, String what, Path out) {

@@ -52,8 +52,9 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
     private final int dim;
     private final IndexSettings settings;
     private final Map<String, String> metadata;
+    private final PcaProjection projection;
 
-    private LuceneVectorIndex(Directory directory, DirectoryReader reader, int candidates) throws IOException {
+    private LuceneVectorIndex(Directory directory, DirectoryReader reader, int candidates, Path folder) throws IOException {
         this.directory = directory;
         this.reader = reader;
         this.searcher = new IndexSearcher(reader);
@@ -81,7 +82,8 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
             }
         }
         this.docOfRow = Arrays.copyOf(rows, n);
-        this.dim = d;
+        this.projection = ProjectingSink.stored(folder, metadata);
+        this.dim = d == 0 && projection != null ? projection.outputDimension() : d;
     }
 
     /** Opens the last commit of the index in {@code folder} with its stored search settings. */
@@ -102,7 +104,10 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
         Directory dir = null;
         try {
             dir = FSDirectory.open(folder);
-            return new LuceneVectorIndex(dir, DirectoryReader.open(dir), candidates);
+            return new LuceneVectorIndex(dir, DirectoryReader.open(dir), candidates, folder);
+        } catch (UserException e) {
+            closeQuietly(dir);
+            throw e;
         } catch (IndexNotFoundException e) {
             closeQuietly(dir);
             throw new UserException(folder + " holds no committed index; build one with ./moco4j index --out " + folder);
@@ -140,6 +145,16 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
     /** What the writer stored with the last commit (checkpoint, features, image folder, settings). */
     public Map<String, String> metadata() {
         return metadata;
+    }
+
+    /** The PCA the rows went through (stored with the index), or null when they are the encoder's embeddings as they are. */
+    public PcaProjection projection() {
+        return projection;
+    }
+
+    /** The width of the encoder's embeddings this index takes as queries (wider than {@link #dimension()} with a PCA). */
+    public int queryDimension() {
+        return projection != null ? projection.inputDimension() : dim;
     }
 
     /** Number of Lucene segments (each is searched separately; fewer is faster). */
@@ -198,8 +213,15 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
         return out;
     }
 
+    /**
+     * The k rows most similar to {@code query}: an embedding of the encoder ({@link #queryDimension()} values, put
+     * through the index's PCA here) or a vector already in the index's space ({@link #dimension()} values).
+     */
     @Override
     public List<Neighbor> search(float[] query, int k) {
+        if (projection != null && query.length == projection.inputDimension()) {
+            return search(projection.projectUnit(query), k, -1);
+        }
         return search(query, k, -1);
     }
 
@@ -211,7 +233,8 @@ public final class LuceneVectorIndex implements NeighborSearch, Closeable {
 
     private List<Neighbor> search(float[] query, int k, int leaveOut) {
         if (query.length != dim) {
-            throw new IllegalArgumentException("the query has " + query.length + " values but the index holds " + dim + "-d rows");
+            throw new IllegalArgumentException("the query has " + query.length + " values but the index holds " + dim + "-d rows"
+                    + (projection != null ? " (PCA of " + projection.inputDimension() + "-d embeddings)" : ""));
         }
         if (k < 1) {
             throw new IllegalArgumentException("k must be at least 1, got " + k);

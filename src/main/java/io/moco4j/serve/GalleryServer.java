@@ -95,6 +95,7 @@ public final class GalleryServer implements AutoCloseable {
     private final ClassPurity purity;
     private final float[] map;
     private final Map<String, byte[]> resources = new HashMap<>();
+    private volatile AllocationHook allocationHook = AllocationHook.NONE;
 
     /**
      * How much work the server takes on at once.
@@ -176,6 +177,11 @@ public final class GalleryServer implements AutoCloseable {
         }
     }
 
+    /** Test seam: called before a request's large allocations (see {@link AllocationHook}). */
+    void allocationHook(AllocationHook hook) {
+        this.allocationHook = hook == null ? AllocationHook.NONE : hook;
+    }
+
     public void start() {
         server.start();
     }
@@ -217,8 +223,10 @@ public final class GalleryServer implements AutoCloseable {
                 LOG.warn("request {} {} failed", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), e);
                 sendError(ex, 500, "internal error; see the server log");
             } catch (OutOfMemoryError e) {
-                // one request too big for the heap (e.g. several large uploads at once); the others go on
-                LOG.warn("request {} {} ran out of memory", ex.getRequestMethod(), ex.getRequestURI().getRawPath());
+                // One request too big for the heap (e.g. several large uploads at once); the others go on. Its body,
+                // decoded image and results were locals of the frames the error unwound, so they are garbage now;
+                // the embedding slot was given back by embedUpload's finally. Only a small JSON line is allocated here.
+                LOG.warn("request {} {} ran out of memory ({})", ex.getRequestMethod(), ex.getRequestURI().getRawPath(), e.getMessage());
                 sendError(ex, 503, "the server ran out of memory for this request; send a smaller image or try again");
             }
         } catch (IOException | RuntimeException e) {
@@ -247,6 +255,7 @@ public final class GalleryServer implements AutoCloseable {
             requireMethod(method, "GET");
             Gallery.Item item = item(m.group(1));
             int k = intParam(query, "k", defaultK, 1, MAX_K);
+            allocationHook.beforeAllocating("search", k);
             ObjectNode out = JSON.createObjectNode();
             out.set("query", describe(item, null));
             out.set("neighbors", neighbors(gallery.index().neighborsOf(item.id(), k)));
@@ -255,6 +264,7 @@ public final class GalleryServer implements AutoCloseable {
             requireMethod(method, "POST");
             int k = intParam(query, "k", defaultK, 1, MAX_K);
             float[] e = embedUpload(ex);
+            allocationHook.beforeAllocating("search", k);
             ObjectNode out = JSON.createObjectNode();
             out.set("neighbors", neighbors(gallery.index().search(e, k)));
             sendJson(ex, out);
@@ -354,6 +364,7 @@ public final class GalleryServer implements AutoCloseable {
         if (body.length == 0) {
             throw new HttpError(400, "the request has no body; POST an image file (jpg, png, bmp or gif)");
         }
+        allocationHook.beforeAllocating("decode", body.length);
         try {
             return ImageDecoder.decode(body, "upload", MAX_UPLOAD_PIXELS);
         } catch (ImageTooLargeException e) {
