@@ -37,6 +37,7 @@ import java.util.Map;
  * | train.epochs            | ceil(1000 / S) within 15..100                           | at least ~1000 updates on small sets; 15 as    |
  * |                         |                                                         | cpu-small on large ones (--time-budget plans)  |
  * | train.knn_every         | epochs / 5 (at least 1)                                 | five points on the kNN chart                   |
+ * | train.online_probe      | on when the images have labels                          | solo-learn's online linear probe (needs --val) |
  * </pre>
  */
 public final class DataDrivenSettings {
@@ -113,6 +114,9 @@ public final class DataDrivenSettings {
                 : epochs == 100 ? "100 (the most chosen; " + 100 * steps + " steps)"
                 : String.format(Locale.ROOT, "about 1000 steps (%d) at %d an epoch", epochs * steps, steps)));
         out.add(new Choice("train.knn_every", Integer.toString(Math.max(1, epochs / 5)), "five kNN points over the run (with --val)"));
+        out.add(new Choice("train.online_probe", Boolean.toString(p.labeled()), p.labeled()
+                ? p.classes() + " classes: online linear probe on (with --val)"
+                : "unlabeled: no probe and no kNN monitor"));
         return out;
     }
 

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import io.moco4j.data.ImageDataset;
 import io.moco4j.data.ViewTransform;
 import io.moco4j.model.Encoder;
+import io.moco4j.model.Tensors;
 import io.moco4j.util.NoGrad;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -24,11 +25,22 @@ import java.util.Map;
  * encoder as it was; and the classifier has its own SGD (momentum 0.9, no weight decay, {@code train.probe_lr}
  * times the run's schedule factor, so it decays with the run as solo-learn's group does). Its gradient is written
  * out by hand ({@code (softmax - onehot) / N} through the linear layer) and every op runs under {@link NoGrad}:
- * no graph is recorded, so nothing can reach the encoder's gradients. Its state is not checkpointed: after
- * --resume it starts afresh (it is a monitor, not part of the model).
+ * no graph is recorded, so nothing can reach the encoder's gradients. Its state (weights, momentum buffers and the
+ * running training loss/top-1 of the epoch) goes into the run's checkpoints ({@link #state()}, {@link #restore}), so a
+ * resumed run's probe continues where it stopped, as the encoder does.
  */
 public final class OnlineProbe implements AutoCloseable {
     static final double MOMENTUM = 0.9;
+    /** Tensor names of {@link #state()}: torch nn.Linear's for the layer, SGD's momentum_buffer for the velocities. */
+    public static final String WEIGHT = "weight";
+    public static final String BIAS = "bias";
+    public static final String WEIGHT_MOMENTUM = "weight.momentum_buffer";
+    public static final String BIAS_MOMENTUM = "bias.momentum_buffer";
+    /**
+     * INT64 (3): the raw bits of the epoch's summed training loss (a double: stored as its bits so it comes back
+     * exactly; the archive keeps floats as float32), the correct and seen counts since the last evaluation.
+     */
+    public static final String TRAIN_SUMS = "train_sums";
 
     private final LinearClassifier classifier;
     private final NDArray weightVelocity;
@@ -158,6 +170,55 @@ public final class OnlineProbe implements AutoCloseable {
         NDArray out = x.matMul(wT).add(classifier.bias());
         out.attach(manager);
         return out;
+    }
+
+    /**
+     * The probe's whole training state, to be saved beside the model: {@link #WEIGHT}, {@link #BIAS}, their momentum
+     * buffers and {@link #TRAIN_SUMS}. The arrays are the live ones except {@link #TRAIN_SUMS} (made in {@code manager}).
+     */
+    public Map<String, NDArray> state(NDManager manager) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        out.put(WEIGHT, classifier.weight());
+        out.put(BIAS, classifier.bias());
+        out.put(WEIGHT_MOMENTUM, weightVelocity);
+        out.put(BIAS_MOMENTUM, biasVelocity);
+        out.put(TRAIN_SUMS, manager.create(new long[] {Double.doubleToRawLongBits(lossSum), correct, seen}));
+        return out;
+    }
+
+    /**
+     * Continues from {@code state} as {@link #state} wrote it. Returns null when restored, else the reason it was not
+     * (nothing saved, or saved for another number of classes or feature size): the probe then keeps its fresh state.
+     */
+    public String restore(Map<String, NDArray> state) {
+        if (state.isEmpty()) {
+            return "the checkpoint holds no online probe state (saved before probes were checkpointed, or with the probe off)";
+        }
+        for (String k : new String[] {WEIGHT, BIAS, WEIGHT_MOMENTUM, BIAS_MOMENTUM, TRAIN_SUMS}) {
+            if (!state.containsKey(k)) {
+                return "the checkpoint's online probe state lacks " + k;
+            }
+        }
+        Shape w = classifier.weight().getShape();
+        if (!state.get(WEIGHT).getShape().equals(w) || !state.get(WEIGHT_MOMENTUM).getShape().equals(w)
+                || !state.get(BIAS).getShape().equals(classifier.bias().getShape())
+                || !state.get(BIAS_MOMENTUM).getShape().equals(classifier.bias().getShape())) {
+            return "the checkpoint's online probe is " + state.get(WEIGHT).getShape() + " (classes x features), this run's " + w;
+        }
+        long[] sums = state.get(TRAIN_SUMS).toLongArray();
+        if (sums.length != 3) {
+            return "the checkpoint's online probe " + TRAIN_SUMS + " has " + sums.length + " values, not 3";
+        }
+        try (NoGrad ignored = NoGrad.enter()) {
+            Tensors.copyInto(classifier.weight(), state.get(WEIGHT));
+            Tensors.copyInto(classifier.bias(), state.get(BIAS));
+            Tensors.copyInto(weightVelocity, state.get(WEIGHT_MOMENTUM));
+            Tensors.copyInto(biasVelocity, state.get(BIAS_MOMENTUM));
+        }
+        lossSum = Double.longBitsToDouble(sums[0]);
+        correct = sums[1];
+        seen = sums[2];
+        return null;
     }
 
     public int validationImages() {

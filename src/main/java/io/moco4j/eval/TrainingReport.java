@@ -55,18 +55,10 @@ public final class TrainingReport {
                         new Curve("kNN top-5", x, knn.stream().mapToDouble(RunMetrics.Epoch::knnTop5).toArray())));
                 charts.add(png);
             }
-            List<RunMetrics.Epoch> probe = m.probeEpochsLatest();
-            if (!probe.isEmpty()) {
-                // the online probe beside the kNN monitor: two views of the same question (are the features separable?)
-                List<Curve> curves = new ArrayList<>();
-                curves.add(new Curve("online linear probe top-1", probe.stream().mapToDouble(e -> e.epoch() + 1).toArray(),
-                        probe.stream().mapToDouble(RunMetrics.Epoch::probeTop1).toArray()));
-                if (!knn.isEmpty()) {
-                    curves.add(new Curve("kNN top-1", knn.stream().mapToDouble(e -> e.epoch() + 1).toArray(),
-                            knn.stream().mapToDouble(RunMetrics.Epoch::knnTop1).toArray()));
-                }
+            List<Curve> probeCurves = probeCurves(m);
+            if (!probeCurves.isEmpty()) {
                 Path png = chartDir.resolve("probe.png");
-                Charts.write(png, "Online linear probe on --val (pooled backbone features)", "epoch", "accuracy (%)", curves);
+                Charts.write(png, "Online linear probe on --val (pooled backbone features)", "epoch", "accuracy (%)", probeCurves);
                 charts.add(png);
             }
             String summary = summary(runDir, m, charts);
@@ -76,6 +68,27 @@ public final class TrainingReport {
         } catch (IOException e) {
             throw new UserException("cannot write the report into " + runDir + " (" + e.getMessage() + "); check free space and permissions", e);
         }
+    }
+
+    /**
+     * The curves of {@code charts/probe.png}: the online probe's top-1 per epoch and, beside it, the kNN monitor's
+     * top-1 (two views of the same question: are the features separable?); none when the probe never ran. Epochs are
+     * 1-based (the kNN of --init-from weights before the first step sits at 0).
+     */
+    static List<Curve> probeCurves(RunMetrics m) {
+        List<RunMetrics.Epoch> probe = m.probeEpochsLatest();
+        if (probe.isEmpty()) {
+            return List.of();
+        }
+        List<Curve> curves = new ArrayList<>();
+        curves.add(new Curve("online linear probe top-1", probe.stream().mapToDouble(e -> e.epoch() + 1).toArray(),
+                probe.stream().mapToDouble(RunMetrics.Epoch::probeTop1).toArray()));
+        List<RunMetrics.Epoch> knn = m.knnEpochsLatest();
+        if (!knn.isEmpty()) {
+            curves.add(new Curve("kNN top-1", knn.stream().mapToDouble(e -> e.epoch() + 1).toArray(),
+                    knn.stream().mapToDouble(RunMetrics.Epoch::knnTop1).toArray()));
+        }
+        return curves;
     }
 
     /** A linear probe run directory: accuracy and loss per epoch. */

@@ -46,6 +46,8 @@ public final class Checkpoints {
     public static final String QUEUE = MocoV1V2.QUEUE;
     public static final String PREDICTOR = MocoV3.PREDICTOR;
     public static final String OPTIMIZER = "optimizer.";
+    /** The online linear probe's state ({@code eval.OnlineProbe#state}); absent in checkpoints of runs without one. */
+    public static final String ONLINE_PROBE = "online_probe.";
     /** Meta key of the loss scaler's state (written only by fp16 runs and imports that carry one). */
     public static final String SCALER = "scaler";
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -198,10 +200,20 @@ public final class Checkpoints {
      */
     public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress,
                             ObjectNode origin, LossScaler scaler) throws IOException {
+        save(file, config, moco, optimizer, progress, origin, scaler, Map.of());
+    }
+
+    /**
+     * As above, with the state of monitors trained beside the model ({@code probe}: the online probe's tensors, saved
+     * under {@link #ONLINE_PROBE}; empty for none).
+     */
+    public static void save(Path file, MocoConfig config, MomentumContrast moco, Optimizer optimizer, TrainingProgress progress,
+                            ObjectNode origin, LossScaler scaler, Map<String, NDArray> probe) throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         moco.networks().forEach((prefix, net) -> put(tensors, prefix, net));
         tensors.putAll(moco.extraState());
         optimizer.state().forEach((name, buffer) -> tensors.put(OPTIMIZER + name, buffer));
+        probe.forEach((name, t) -> tensors.put(ONLINE_PROBE + name, t));
         int queuePointer = moco.counters().getOrDefault(MocoV1V2.QUEUE_POINTER, 0L).intValue();
         TensorArchive.write(file, metaJson(config, Kind.PRETRAINING, progress, queuePointer, optimizer.stepCount(), origin,
                 moco.collectives().size(), scaler == null ? null : scaler.stateDict(), moco.precision().label()), tensors);

@@ -133,9 +133,7 @@ public final class Pretraining {
             dir.createNew();
         }
         if (writer) {
-            StringBuilder notes = new StringBuilder();
-            request.configNotes().forEach(line -> notes.append("# ").append(line).append('\n'));
-            Files.writeString(dir.config(), RunOrigin.yamlComment(request, resumeFrom) + notes + ConfigLoader.toYaml(cfg));
+            writeConfig(dir, request, resumeFrom);
         }
         if (ranks.size() > 1) {
             ranks.barrier(); // the run directory exists before anyone trains
@@ -167,12 +165,34 @@ public final class Pretraining {
             }
             Loop loop = new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco, RunOrigin.of(request, resumeFrom));
             try (OnlineProbe probe = onlineProbe(cfg, data, moco, writer && ranks.size() == 1, request.out())) {
+                if (probe != null && resumeFrom != null) {
+                    restoreProbe(probe, resumeFrom, root, request.out());
+                }
                 loop.probe = probe;
                 loop.budget = timeBudget(cfg, dir, request.resume(), start, loader.batchesPerEpoch(), data, ranks,
                         probe == null ? 0 : probe.validationImages());
                 return loop.run(start);
             }
         }
+    }
+
+    /**
+     * The run's config.yaml. A new run (or a resumed one whose file is gone) writes it with its comments (provenance,
+     * the data-driven choices and their reasons); a resume leaves it untouched unless settings changed, and then
+     * keeps those comments and adds one line naming the changes ({@link RunConfigFile}).
+     */
+    private static void writeConfig(RunDirectory dir, Request request, Checkpoints.Loaded resumeFrom) throws IOException {
+        if (resumeFrom != null && Files.isRegularFile(dir.config())) {
+            String where = String.format(Locale.ROOT, "at epoch %d, step %d", resumeFrom.progress().epoch() + 1,
+                    resumeFrom.progress().stepInEpoch());
+            java.util.Optional<String> text = RunConfigFile.forResume(Files.readString(dir.config()), request.config(), where);
+            if (text.isPresent()) {
+                Files.writeString(dir.config(), text.get());
+            }
+            return;
+        }
+        Files.writeString(dir.config(), RunOrigin.yamlComment(request, resumeFrom)
+                + RunConfigFile.forNewRun(request.configNotes(), request.config()));
     }
 
     /**
@@ -194,6 +214,20 @@ public final class Pretraining {
                 + " --val images every epoch (train.online_probe=false turns it off)%n", data.train().classes().size(), t.probeLr(), val.size());
         return new OnlineProbe(moco.encoderQ().featureDim(), data.train().classes().size(), t.probeLr(), t.seed(),
                 moco.manager(), val, data.evalTransform(), t.batchSize());
+    }
+
+    /**
+     * The probe's state from the checkpoint a run resumes from; a checkpoint without one (written before probes were
+     * checkpointed, or by a run with the probe off) leaves it fresh, said in one line.
+     */
+    private static void restoreProbe(OnlineProbe probe, Checkpoints.Loaded ckpt, NDManager root, PrintStream out) {
+        String notRestored;
+        try (NDManager tmp = root.newSubManager()) {
+            notRestored = probe.restore(ckpt.tensors(Checkpoints.ONLINE_PROBE, tmp));
+        }
+        if (notRestored != null) {
+            out.println("Note: the online probe starts fresh: " + notRestored);
+        }
     }
 
     /** The run's {@link TimeBudget}, or null without {@code train.time_budget}. */
@@ -406,7 +440,7 @@ public final class Pretraining {
                                 if (!lastOfEpoch && (stop || globalStep >= request.maxGlobalSteps())) {
                                     TrainingProgress p = new TrainingProgress(epoch, step + 1, globalStep, elapsed);
                                     if (writer()) {
-                                        Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, moco.lossScaler());
+                                        saveCheckpoint(p);
                                         if (budget != null) {
                                             TimeBudget.writeState(dir, budget.state(p.globalStep()));
                                         }
@@ -500,7 +534,7 @@ public final class Pretraining {
                 StateSync.verifyIdentical(moco.collectives(), StateSync.state(moco), "end of epoch " + (epoch + 1));
             }
             if (writer()) {
-                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, moco.lossScaler());
+                saveCheckpoint(p);
                 if (budget != null) {
                     TimeBudget.writeState(dir, budget.state(p.globalStep()));
                 }
@@ -514,6 +548,14 @@ public final class Pretraining {
                     epoch + 1, epochs(), stats.meanLoss(), stats.meanAcc1(), seconds,
                     stats.steps() * (double) cfg.train().batchSize() / seconds, knn));
             return due;
+        }
+
+        /** last.ckpt: the model, optimizer, progress, provenance and the online probe's state (when it runs). */
+        private void saveCheckpoint(TrainingProgress p) throws IOException {
+            try (NDManager tmp = moco.manager().newSubManager()) {
+                Checkpoints.save(dir.lastCheckpoint(), cfg, moco, optimizer, p, origin, moco.lossScaler(),
+                        probe == null ? Map.of() : probe.state(tmp));
+            }
         }
 
         private void logStep(int epoch, long globalStep, MomentumContrast.StepResult r, double lr, double ips) {

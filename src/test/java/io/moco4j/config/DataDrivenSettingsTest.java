@@ -76,6 +76,7 @@ class DataDrivenSettingsTest {
         assertTrue(QueueCoverage.ownKeyFraction(9, 2) <= 0.05 && QueueCoverage.ownKeyFraction(9, 3) > 0.05);
         assertEquals("100", v.get("train.epochs"), "ceil(1000 / 9) = 112, at most 100");
         assertEquals("20", v.get("train.knn_every"));
+        assertEquals("true", v.get("train.online_probe"), "labelled: the probe is on");
         assertEquals("0.25", v.get("model.width"));
 
         String grey = reason(choices, "train.augment");
@@ -104,6 +105,8 @@ class DataDrivenSettingsTest {
         assertEquals("128", v.get("train.image_size"), "above 160 px: 128 px views");
         assertEquals("v2", v.get("train.augment"), "colour photos: MoCo v2 aug+");
         assertEquals("0.2", v.get("train.crop_min"));
+        assertEquals("false", v.get("train.online_probe"));
+        assertTrue(reason(choices, "train.online_probe").contains("unlabeled"));
         assertTrue(reason(choices, "train.augment").contains("colour jitter"));
         // 40 images: 40 / 16 = 2 -> at least 32, which fits in 40: one step an epoch, one batch of keys
         assertEquals("32", v.get("train.batch_size"));

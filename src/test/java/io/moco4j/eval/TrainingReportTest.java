@@ -1,5 +1,6 @@
 package io.moco4j.eval;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -63,6 +64,53 @@ class TrainingReportTest {
         // img_per_s is 100 + step for steps 2, 4, ..., 60: median of 102..160 is (130 + 132) / 2 = 131
         assertTrue(s.contains("median 131.0 img/s over 30 logged steps"), s);
         assertTrue(s.contains("10.0 s per epoch (mean), 30.0 s elapsed"), s);
+    }
+
+    /**
+     * The synthetic run with the online probe's values in every epoch record (as Pretraining writes them), and epoch 2
+     * logged twice (a resume redid it: the later record counts): probe.png holds the probe's top-1 per epoch beside
+     * the kNN monitor's top-1 (epochs 2 and 3 only), both read from the log, and the summary names the last probe value.
+     */
+    @Test
+    void onlineProbeIsChartedBesideKnn() throws Exception {
+        Path run = syntheticRun(false);
+        double[] probe = {21.5, 30.25, 44.0};
+        List<String> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
+            if (line.contains("\"type\":\"epoch\"")) {
+                int e = Integer.parseInt(line.replaceAll(".*\"epoch\":(\\d+),.*", "$1"));
+                if (e == 1) { // the first, replaced record of epoch 2
+                    lines.add(line.replace("\"epoch_seconds\"", "\"probe_top1\":99.0,\"epoch_seconds\""));
+                }
+                line = line.replace("\"epoch_seconds\"", String.format(Locale.ROOT,
+                        "\"probe_top1\":%s,\"probe_train_top1\":50.0,\"probe_train_loss\":1.5,\"epoch_seconds\"", probe[e]));
+            }
+            lines.add(line);
+        }
+        Files.write(run.resolve("metrics.jsonl"), lines);
+
+        List<Curve> curves = TrainingReport.probeCurves(RunMetrics.read(run));
+        assertEquals(List.of("online linear probe top-1", "kNN top-1"), curves.stream().map(Curve::name).toList());
+        assertArrayEquals(new double[] {1, 2, 3}, curves.get(0).x());
+        assertArrayEquals(probe, curves.get(0).y());
+        assertArrayEquals(new double[] {2, 3}, curves.get(1).x());
+        assertArrayEquals(new double[] {40.0, 35.5}, curves.get(1).y());
+
+        TrainingReport.Report r = TrainingReport.write(run);
+        Path png = run.resolve("charts/probe.png");
+        assertTrue(r.charts().contains(png), r.charts().toString());
+        BufferedImage img = ImageIO.read(png.toFile());
+        assertEquals(Charts.WIDTH, img.getWidth());
+        assertTrue(r.summary().contains("online probe top-1: last 44.00% (epoch 3)"), r.summary());
+        assertTrue(r.summary().contains("charts/probe.png"), r.summary());
+    }
+
+    @Test
+    void noProbeChartWithoutProbeValues() throws Exception {
+        Path run = syntheticRun(false);
+        assertTrue(TrainingReport.probeCurves(RunMetrics.read(run)).isEmpty());
+        TrainingReport.write(run);
+        assertTrue(Files.notExists(run.resolve("charts/probe.png")));
     }
 
     @Test
