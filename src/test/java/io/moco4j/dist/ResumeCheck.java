@@ -51,12 +51,19 @@ final class ResumeCheck {
 
     /**
      * A run trained 3 steps on 2 ranks, resumed on 1 process up to step 6, then resumed on 2 ranks to the end (8
-     * steps), against the same run straight through on 2 ranks: steps 3 to 5 on one process must continue the
-     * 2-rank run (same global batches, BatchNorm groups, Shuffle BN and queue order), so every tensor of the last
-     * checkpoint agrees up to float summation order. A resume that regrouped BatchNorm or reordered the queue moves
-     * this tiny model by 1e-2 and more (this configuration amplifies any change: on one process, 1 versus 2 libtorch
-     * threads alone part its losses by 1e-2 after one step). Measured gap on 2026-12-06: 6.2e-7 (printed below as
-     * "gap"); the bound is 1e-5, 16x that.
+     * steps), against the same run straight through on 2 ranks: steps 4 to 6 on one process must continue the
+     * 2-rank run (same global batches, BatchNorm groups, Shuffle BN and queue order).
+     *
+     * <p>What is compared, and why not the final weights at 1e-5 (docs/ISSUES-FOUND.md): this toy run (x0.125 width,
+     * BatchNorm groups of 2 images) amplifies float summation order by about 10^4 per step once the stem and layer1
+     * get their true gradients (before {@code model.ChannelPaddedConv} oneDNN's backward-data of the 8-channel layer1
+     * convolutions returned garbage, and the old 6.2e-7 agreement was an artefact of that). Floors measured on
+     * 2026-12-06 over the same 8 steps, float order alone: one process against 2 ranks straight through parts the step
+     * losses by up to {@link #LOSS_FLOOR} (relative) and the checkpoints by up to {@link #CHECKPOINT_FLOOR} (max abs,
+     * the SGD momentum of the stem); one process with 1 against 2 libtorch threads by 4e-3 and 0.145. So: every step
+     * loss within 4x the loss floor (steps 1-3 ran on the same 2 ranks and must be bit-identical), every counter of the
+     * last checkpoint (queue pointer, steps, BatchNorm batches) exact, and its float tensors within the checkpoint
+     * floor. Measured for the resumed run: losses 1e-5, checkpoint 0.018 (printed below as "gap").
      */
     static void acrossRankCounts(OpenMpi c, Path base) throws Exception {
         MocoConfig cfg = presetSplits();
@@ -70,16 +77,46 @@ final class ResumeCheck {
         c.barrier();
         expect(run(cfg, c, mixed, true, Long.MAX_VALUE), Pretraining.Status.COMPLETED, 8);
         if (c.isRoot()) {
+            double[] want = stepLosses(two);
+            double[] got = stepLosses(mixed);
+            MpiRankMain.expect(want.length == 8 && got.length == 8, "8 logged steps each: " + want.length + ", " + got.length);
+            double worst = 0;
+            for (int s = 0; s < 8; s++) {
+                double rel = Math.abs(got[s] - want[s]) / Math.abs(want[s]);
+                worst = Math.max(worst, rel);
+                double bound = s < 3 ? 0 : 4 * LOSS_FLOOR;
+                MpiRankMain.expect(rel <= bound, "step " + (s + 1) + " loss " + got[s] + " after the 2 -> 1 -> 2 resumes, "
+                        + want[s] + " straight (relative " + rel + ", bound " + bound + ")");
+            }
             Map<String, Npy.NpyArray> b = TensorArchive.read(two.resolve("checkpoints/last.ckpt")).tensors();
             Map<String, Npy.NpyArray> m = TensorArchive.read(mixed.resolve("checkpoints/last.ckpt")).tensors();
             double gap = maxGap(b, m);
-            System.out.println("gap: the run resumed 2 -> 1 -> 2 ranks differs from the straight 2-rank run by " + gap);
-            MpiRankMain.expect(gap <= GAP_BOUND, "the run resumed 2 -> 1 -> 2 ranks differs from the straight run by " + gap);
+            System.out.println("gap: the run resumed 2 -> 1 -> 2 ranks differs from the straight 2-rank run by " + worst
+                    + " in its step losses (relative) and " + gap + " in its last checkpoint");
+            MpiRankMain.expect(gap <= CHECKPOINT_FLOOR, "the run resumed 2 -> 1 -> 2 ranks differs from the straight run by "
+                    + gap);
         }
         MpiRankMain.ok(c, "resume-2-1-2-ranks");
     }
 
-    static final double GAP_BOUND = 1e-5;
+    /** Largest relative step-loss difference between the straight 1-process and 2-rank runs (measured, see above). */
+    static final double LOSS_FLOOR = 2.5e-4;
+    /** Largest checkpoint difference between the straight 1-process and 2-rank runs (measured, see above). */
+    static final double CHECKPOINT_FLOOR = 0.142;
+
+    /** The logged loss of every step of a run, in step order. */
+    static double[] stepLosses(Path runDir) throws java.io.IOException {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        java.util.List<Double> out = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(runDir.resolve("metrics.jsonl"))) {
+            com.fasterxml.jackson.databind.JsonNode r = json.readTree(line);
+            if ("step".equals(r.path("type").asText())) {
+                MpiRankMain.expect(r.path("step").asInt() == out.size() + 1, "step " + r.path("step") + " logged out of order");
+                out.add(r.path("loss").asDouble());
+            }
+        }
+        return out.stream().mapToDouble(Double::doubleValue).toArray();
+    }
 
     private static void expect(Pretraining.Outcome o, Pretraining.Status status, long steps) {
         MpiRankMain.expect(o.status() == status && o.progress().globalStep() == steps, "expected " + status + " after "
