@@ -133,10 +133,7 @@ final class V3StepCheck {
     }
 
     static float withinNoise(String what, double diff, double noise, double floor) {
-        double bound = Math.max(MocoV3MirroredStepTest.NOISE_FACTOR * noise, floor);
-        MpiRankMain.expect(diff <= bound, what + ": the data-parallel step differs from one process by " + diff
-                + ", beyond " + MocoV3MirroredStepTest.NOISE_FACTOR + " x the measured noise floor " + noise);
-        return (float) diff;
+        return NoiseFloor.expectWithin(what, diff, noise, floor);
     }
 
     /** Weight agreement, relative to how far training moved each tensor (the detach approximation misses by ~10%+). */

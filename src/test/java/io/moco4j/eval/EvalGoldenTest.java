@@ -42,6 +42,10 @@ class EvalGoldenTest {
                 }
             }
             assertEquals(true, compared > queries * 3, "enough non-tied ranks compared: " + compared);
+            // Counts, not a float computation: top-k is 100 x (hits / n), hits an integer that must match exactly (one
+            // hit moves it by 100 / n >= 0.1). The only float difference is the reference's float32 mean and x 100
+            // (two roundings of a value <= 100: <= 2 x 100 x 6e-8 = 1.2e-5) against our double; 1e-4 sits above that
+            // and 1000x below one hit, so this is an exact comparison of the counts.
             assertEquals(g.get("top1").toFloatArray()[0], r.top1(), 1e-4);
             assertEquals(g.get("top5").toFloatArray()[0], r.top5(), 1e-4);
         }

@@ -1,5 +1,6 @@
 package io.moco4j.interop;
 
+import io.moco4j.testutil.ToleranceReport;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -191,6 +192,13 @@ class CheckpointInteropTest {
             net.loadStateDict(ckpt.queryEncoder(m), true);
             NpyArray x = io.get("input");
             NDArray y = net.forward(m.create(x.toFloatArray(), new Shape(x.shape())), false);
+            float[] want = io.get("output").toFloatArray();
+            float[] got = y.toFloatArray();
+            double worst = 0;
+            for (int i = 0; i < Math.min(want.length, got.length); i++) {
+                worst = Math.max(worst, Math.abs((double) got[i] - want[i]));
+            }
+            ToleranceReport.print("interop imported resnet output (abs)", worst, 1e-4);
             assertArrayEquals(io.get("output").toFloatArray(), y.toFloatArray(), 1e-4f);
         }
     }
@@ -290,6 +298,11 @@ class CheckpointInteropTest {
     /** Equal up to float32 rounding of a different summation order: 1e-5 relative (the outputs reach 1e4). */
     static void assertClose(float[] want, float[] got, String what) {
         assertEquals(want.length, got.length, what);
+        double worst = 0;
+        for (int i = 0; i < want.length; i++) {
+            worst = Math.max(worst, Math.abs((double) got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
+        }
+        ToleranceReport.print("interop " + what, worst, 1e-5);
         for (int i = 0; i < want.length; i++) {
             assertEquals(want[i], got[i], 1e-5 * Math.max(1, Math.abs(want[i])), what + " [" + i + "]");
         }

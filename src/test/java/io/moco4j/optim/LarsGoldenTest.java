@@ -202,6 +202,11 @@ class LarsGoldenTest {
 
     private static void assertClose(float[] expected, float[] actual, String what) {
         assertEquals(expected.length, actual.length, what + ": length");
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            worst = Math.max(worst, Math.abs((double) actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), 1.0));
+        }
+        io.moco4j.testutil.ToleranceReport.print("lars " + what, worst, TOL);
         for (int i = 0; i < expected.length; i++) {
             assertEquals(expected[i], actual[i], TOL * Math.max(Math.abs(expected[i]), 1.0), what + " [" + i + "]");
         }
