@@ -53,7 +53,10 @@ class MocoV3PretrainingTest {
         double[] a = PretrainingTest.losses(straight);
         double[] b = PretrainingTest.losses(split);
         assertEquals(12, a.length);
-        assertArrayEquals(a, b, 1e-5, "N steps straight == 5 + resume + 7");
+        // Exact, not within a tolerance: the resumed half runs the same ops on the same restored bytes in the same
+        // order at the same thread count (measured equal at -Dtest.threads=1 and =2, 2026-12-06); a resume that lost
+        // state (optimizer, momentum encoder, queue, the step that seeds the augmentations) moves losses by 1e-2 and more.
+        assertArrayEquals(a, b, "N steps straight == 5 + resume + 7");
         assertNotEquals(a[0], a[11], "the loss changes over training");
         List<com.fasterxml.jackson.databind.JsonNode> epochs = PretrainingTest.records(straight, "epoch");
         assertTrue(epochs.get(1).has("knn_top1"), "the kNN monitor runs on v3 encoders: " + epochs.get(1));

@@ -78,7 +78,10 @@ public class PretrainingTest {
         double[] a = losses(straight);
         double[] b = losses(split);
         assertEquals(12, a.length);
-        assertArrayEquals(a, b, 1e-5, "N steps straight == N/2 + resume + N/2");
+        // Exact, not within a tolerance: the resumed half runs the same ops on the same restored bytes in the same
+        // order at the same thread count (measured equal at -Dtest.threads=1 and =2, 2026-12-06); a resume that lost
+        // state (optimizer, momentum encoder, queue, the step that seeds the augmentations) moves losses by 1e-2 and more.
+        assertArrayEquals(a, b, "N steps straight == N/2 + resume + N/2");
         assertTrue(a[0] != a[11], "the loss changes over training");
 
         // Epoch records carry the kNN monitor, and periodic checkpoints exist.
