@@ -11,9 +11,6 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -69,20 +66,9 @@ final class IndexCommand implements Callable<Integer> {
         try (Encoder encoder = Encoder.load(checkpoint, options)) {
             PrecisionOption.announce(encoder);
             FolderIndexer.Origin origin = new FolderIndexer.Origin(checkpoint, EmbeddingCache.sha256(checkpoint), layer.id());
-            ProgressBar[] bar = new ProgressBar[1];
             FolderIndexer.Result r;
-            try {
-                r = FolderIndexer.sync(images, out, encoder, origin, settings, pca, rebuild, commitEvery, (done, total) -> {
-                    if (bar[0] == null) {
-                        bar[0] = new ProgressBarBuilder().setTaskName("embedding").setInitialMax(total)
-                                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).build();
-                    }
-                    bar[0].stepTo(done);
-                });
-            } finally {
-                if (bar[0] != null) {
-                    bar[0].close();
-                }
+            try (EmbeddingProgressBar bar = new EmbeddingProgressBar()) {
+                r = FolderIndexer.sync(images, out, encoder, origin, settings, pca, rebuild, commitEvery, bar::update);
             }
             Map<String, String> meta = VectorIndexWriter.committedMetadata(out);
             String components = meta == null ? null : meta.get("pca.components");

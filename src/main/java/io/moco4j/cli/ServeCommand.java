@@ -13,9 +13,6 @@ import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -72,19 +69,8 @@ final class ServeCommand implements Callable<Integer> {
         try (Encoder encoder = Encoder.load(checkpoint, options)) {
             EmbeddingCache embeddings = new EmbeddingCache(cache != null ? cache : EmbeddingCache.besideRun(checkpoint));
             Gallery gallery;
-            ProgressBar[] bar = new ProgressBar[1];
-            try {
-                gallery = Gallery.open(images, encoder, EmbeddingCache.sha256(checkpoint), embeddings, (done, total) -> {
-                    if (bar[0] == null) {
-                        bar[0] = new ProgressBarBuilder().setTaskName("embedding").setInitialMax(total)
-                                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).build();
-                    }
-                    bar[0].stepTo(done);
-                });
-            } finally {
-                if (bar[0] != null) {
-                    bar[0].close();
-                }
+            try (EmbeddingProgressBar bar = new EmbeddingProgressBar()) {
+                gallery = Gallery.open(images, encoder, EmbeddingCache.sha256(checkpoint), embeddings, bar::update);
             }
             serveUntilStopped(gallery, encoder, checkpoint, layer, "");
         }
