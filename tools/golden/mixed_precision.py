@@ -2,7 +2,8 @@
 """Golden files for mixed precision (issue 21): torch.autocast("cpu", torch.bfloat16) on Debian's torch 1.13.
 
 Run with the official checkouts (never committed):
-    /usr/bin/python3 tools/golden/mixed_precision.py --moco-v3 /path/to/moco-v3 --timm /path/to/timm-0.4.9
+    /usr/bin/python3 tools/golden/mixed_precision.py --moco-v3 /path/to/moco-v3 --timm /path/to/timm-0.4.9 \
+        [--logits float32|autocast] [--out DIR]
 Writes src/test/resources/golden/mixed_precision/mixed_precision.json (small; no tensors but the final states):
 
   op_dtypes   the dtype each kind of op returns under CPU bf16 autocast, from float32 inputs and parameters
@@ -14,11 +15,19 @@ Writes src/test/resources/golden/mixed_precision/mixed_precision.json (small; no
               its initial state and inputs read from golden/vit/moco_step.npz). Per case: the losses, and
               <case>.npz with the final state dicts (flattened as the float32 goldens are).
 
-What runs under autocast is what MoCo4J's step puts there: the encoders' forward passes (query encoder and, for v3,
-the predictor, with autograd; key/momentum encoder under no_grad). Their outputs are brought back to float32
-(.float()) and everything after them (normalisation, logits, loss) is float32 with autocast off (for the official
-v3 code: its contrastive_loss is wrapped so), the backward runs outside autocast, and the optimizer, momentum
-update and queue are float32, as MoCo4J does.
+--logits chooses where the contrastive part (normalisation, logits, loss) runs:
+  float32   (default; what the committed goldens are and what MoCo4J does, BENCHMARKS.md "Contrastive logits in
+            float32": bf16 logits err 1e-2..3e-2 at T 0.07-0.1): what runs under autocast is the encoders' forward
+            passes (query encoder and, for v3, the predictor, with autograd; key/momentum encoder under no_grad);
+            their outputs are brought back to float32 (.float()) and normalisation, logits and loss run in an
+            autocast-disabled region. For the official v3 code this is its own contrastive_loss wrapped as
+                with torch.autocast("cpu", enabled=False): loss(q.float(), k.float())
+            (the model's forward itself stays the official one, under autocast as main_moco.py runs it).
+  autocast  the official recipe untouched: the whole forward and loss under autocast (normalize and the logits
+            matmul in bf16), for comparison only; MoCo4J's steps are not expected to match it. In float32 mode the
+            script also runs this variant and records its distance to the float32-logits run as
+            "logits_autocast_vs_float32" (how much the logits decision alone moves the 3 steps).
+The backward runs outside autocast, and the optimizer, momentum update and queue are float32, as MoCo4J does.
 
 Noise floor. bf16 results depend on the kernels (oneDNN version, memory format, thread split): the same step through
 another correct kernel moves the state by far more than float32 rounding does. Each case is therefore also run
@@ -56,6 +65,9 @@ TOLERANCE_FACTOR = 2.0
 # sums to bf16 and moves these steps by more than float32 differs from bf16 (measured: v2 loss 6.5e-2 vs 7.2e-2).
 FLOOR_VARIANTS = ("threads2", "channels_last")
 BF16 = torch.bfloat16
+
+
+LOGITS = "float32"  # set from --logits; see the module docstring
 
 
 def autocast():
@@ -134,41 +146,78 @@ def op_dtypes():
 # ---------------------------------------------------------------- MoCo v2 (moco_step.py)
 
 class MixedMoco(moco_step.Moco):
-    """moco_step.Moco with the encoders' forwards under bf16 autocast and the loss in float32."""
+    """moco_step.Moco with the encoders' forwards under bf16 autocast; logits and loss as self.logits says."""
     variant = "main"
+    logits = "float32"
 
     def half_loss(self, im_q, im_k):
         im_q, im_k = memory_format(self.variant, im_q), memory_format(self.variant, im_k)
+        if self.logits == "autocast":  # the official builder's forward, all of it under autocast
+            with autocast():
+                loss, k = super().half_loss(im_q, im_k)
+            return loss, k.float()
         with autocast():
             q = self.q(im_q)
-        q = F.normalize(q.float(), dim=1)
+        with no_autocast():
+            q = F.normalize(q.float(), dim=1)
         with torch.no_grad():
             with autocast():
                 k = self.k(im_k)
-            k = F.normalize(k.float(), dim=1)
-        pos = (q * k).sum(dim=1, keepdim=True)
-        neg = q @ self.queue.t()
-        logits = torch.cat([pos, neg], dim=1) / moco_step.T
-        return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long)), k
+            with no_autocast():
+                k = F.normalize(k.float(), dim=1)
+        with no_autocast():
+            pos = (q * k).sum(dim=1, keepdim=True)
+            neg = q @ self.queue.t()
+            logits = torch.cat([pos, neg], dim=1) / moco_step.T
+            return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long)), k
 
 
-def v2_case(var, mixed=True):
+# moco_step.py's v2_mlp case (width 0.025: 2-13 channels, batch 4 of 16 px, seed 2, inputs seed 100). Its initial
+# state and inputs are written to v2_mlp.npz (init, queue0, step<i>/view1|2) and its state_dict layout to the JSON, so
+# the case can be changed here alone. Measured (docs/TOLERANCES.md): wider (x0.25, batch 8 of 32 px) does not help, its
+# channels_last spread is as large as its bf16-vs-float32 distance.
+V2 = {"width": 0.025, "batch": 4, "size": 16, "seed": 2, "inputs_seed": 100}
+
+
+def v2_inputs():
+    gen = torch.Generator().manual_seed(V2["inputs_seed"])
+    return [tuple(torch.round(torch.randn(V2["batch"], 3, V2["size"], V2["size"], generator=gen) * 32) / 32
+                  for _ in range(2)) for _ in range(moco_step.STEPS)]
+
+
+def v2_case(var, mixed=True, logits=None):
     cls = MixedMoco if mixed else moco_step.Moco
-    moco = cls(0.025, "mlp", False, 2)
+    moco = cls(V2["width"], "mlp", False, V2["seed"])
+    fixed = {"init": flat(moco.q.state_dict()), "queue0": moco.queue.numpy().copy()}
+    views = v2_inputs()
+    for i, (x1, x2) in enumerate(views):
+        fixed["step%d/view1" % i], fixed["step%d/view2" % i] = x1.numpy(), x2.numpy()
     if mixed:
         moco.variant = var
+        moco.logits = logits or LOGITS
     if var == "channels_last":
         moco.q.to(memory_format=torch.channels_last)
         moco.k.to(memory_format=torch.channels_last)
     with variant(var):
-        losses, _, queues = moco.run(moco_step.inputs(100))
+        losses, _, queues = moco.run(views)
     return {"losses": losses, "final_q": flat(moco.q.state_dict()), "final_k": flat(moco.k.state_dict()),
-            "queue": queues[-1].numpy().copy()}
+            "queue": queues[-1].numpy().copy(), "fixed": fixed,
+            "spec": dict(V2, state_keys=[[k, list(v.shape)] for k, v in moco.q.state_dict().items()])}
 
 
 # ---------------------------------------------------------------- MoCo v3, ResNet (moco_v3.py case t02)
 
-def v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed=True):
+def float32_logits(model):
+    """The official contrastive_loss with its inputs in float32 and autocast off (--logits float32)."""
+    official = model.contrastive_loss
+
+    def float32_loss(q, k):
+        with no_autocast():
+            return official(q.float(), k.float())
+    model.contrastive_loss = float32_loss
+
+
+def v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed=True, logits=None):
     views = []
     inputs = np.load(os.path.join(GOLDEN, "moco_v3", "train_inputs.npz"))
     s = 0
@@ -178,13 +227,8 @@ def v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed=True):
     model = mv3.build_model(builder, 0.2, 31, torch.float32)
     if var == "channels_last":
         model.to(memory_format=torch.channels_last)
-    if mixed:
-        official = model.contrastive_loss
-
-        def float32_loss(q, k):
-            with no_autocast():
-                return official(q.float(), k.float())
-        model.contrastive_loss = float32_loss
+    if mixed and (logits or LOGITS) == "float32":
+        float32_logits(model)
     args = argparse.Namespace(lr=mv3.LR, warmup_epochs=mv3.WARMUP, epochs=mv3.EPOCHS, moco_m=mv3.MOCO_M,
                               weight_decay=mv3.WD, momentum=0.9)
     optimizer = optimizer_mod.LARS(model.parameters(), args.lr, weight_decay=args.weight_decay, momentum=args.momentum)
@@ -213,7 +257,7 @@ def v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed=True):
 
 # ---------------------------------------------------------------- MoCo v3, ViT (vit.py moco_step)
 
-def v3_vit_case(vits, builder, var, mixed=True):
+def v3_vit_case(vits, builder, var, mixed=True, logits=None):
     meta = json.load(open(os.path.join(GOLDEN, "vit", "vit.json")))["moco_step"]
     g = np.load(os.path.join(GOLDEN, "vit", "moco_step.npz"))
     sp = meta["spec"]
@@ -228,13 +272,8 @@ def v3_vit_case(vits, builder, var, mixed=True):
         for k, t in model.predictor.state_dict().items():
             t.copy_(torch.from_numpy(g["init/predictor." + k]))
         model.momentum_encoder.load_state_dict(model.base_encoder.state_dict())
-    if mixed:
-        official = model.contrastive_loss
-
-        def float32_loss(q, k):
-            with no_autocast():
-                return official(q.float(), k.float())
-        model.contrastive_loss = float32_loss
+    if mixed and (logits or LOGITS) == "float32":
+        float32_logits(model)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), meta["lr"], weight_decay=meta["weight_decay"])
     losses = []
@@ -266,11 +305,16 @@ def without_noise(state):
 
 
 def compare(a, b):
-    d = {"loss_rel": max(abs(x - y) / abs(y) for x, y in zip(a["losses"], b["losses"]))}
+    steps = [abs(x - y) / abs(y) for x, y in zip(a["losses"], b["losses"])]
+    d = {"loss_rel": max(steps), "loss_rel_steps": steps}
     for k, v in b.items():
         if isinstance(v, np.ndarray):
             d[k] = scaled_diff(a[k], v)
     return d
+
+
+def fmt(d):
+    return {k: ["%.2e" % x for x in v] if isinstance(v, list) else "%.2e" % v for k, v in d.items()}
 
 
 def run(name, fn):
@@ -279,24 +323,43 @@ def run(name, fn):
     for var in ("threads2", "channels_last", "no_mkldnn"):
         d = compare(fn(var, True), main)
         variants[var] = d
-        print(name, var, {k: "%.2e" % v for k, v in d.items()})
+        print(name, var, fmt(d))
         if var in FLOOR_VARIANTS:
             for k, v in d.items():
-                spread[k] = max(spread.get(k, 0.0), v)
+                if k == "loss_rel_steps":
+                    spread[k] = [max(x, y) for x, y in zip(spread.get(k, [0.0] * len(v)), v)]
+                else:
+                    spread[k] = max(spread.get(k, 0.0), v)
     fp32 = fn("main", False)
     far = compare(fp32, main)
-    print(name, "fp32 vs bf16", {k: "%.2e" % v for k, v in far.items()})
+    print(name, "fp32 vs bf16", fmt(far))
     arrays = {k: v for k, v in main.items() if isinstance(v, np.ndarray)}
+    arrays.update(main.get("fixed", {}))
     np.savez_compressed(os.path.join(OUT, name + ".npz"), **arrays)
-    return {"losses": main["losses"], "fp32_losses": fp32["losses"], "variants": variants, "spread": spread,
-            "bf16_vs_fp32": far, "tolerance": {k: TOLERANCE_FACTOR * v for k, v in spread.items()}}
+    out = {"spec": main["spec"]} if "spec" in main else {}
+    out.update({"losses": main["losses"], "fp32_losses": fp32["losses"], "variants": variants, "spread": spread,
+           "bf16_vs_fp32": far, "tolerance": {k: TOLERANCE_FACTOR * v for k, v in spread.items() if k != "loss_rel_steps"}})
+    if LOGITS == "float32":
+        official = fn("main", True, "autocast")
+        out["autocast_logits_losses"] = official["losses"]
+        out["logits_autocast_vs_float32"] = compare(official, main)
+        print(name, "logits under autocast vs float32", fmt(out["logits_autocast_vs_float32"]))
+    return out
 
 
 def main():
+    global LOGITS, OUT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--moco-v3", required=True)
     ap.add_argument("--timm", required=True)
+    ap.add_argument("--logits", choices=("float32", "autocast"), default="float32",
+                    help="float32 (default, MoCo4J's choice and the committed goldens): encoder outputs .float(), "
+                         "normalisation/logits/loss with autocast disabled; autocast: the official code untouched")
+    ap.add_argument("--out", default=OUT, help="output folder (default: the test resources)")
+    ap.add_argument("--cases", default="v2_mlp,v3_resnet,v3_vit",
+                    help="comma-separated cases to (re)generate; the others are kept from OUT's mixed_precision.json")
     a = ap.parse_args()
+    LOGITS, OUT = a.logits, a.out
     sys.path[:0] = [a.timm, a.moco_v3]
     import warnings
     warnings.filterwarnings("ignore")
@@ -305,6 +368,9 @@ def main():
     import moco.optimizer as optimizer_mod
     import vits
     torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    # One process: concat_all_gather is the identity. gloo's all_gather has no bf16 ("Invalid scalar type"), which
+    # the official loss under autocast (--logits autocast, and the comparison run of the float32 mode) hands it.
+    builder.concat_all_gather = lambda tensor: tensor.detach().clone()
     import torch.distributed as dist
     init_file = tempfile.NamedTemporaryFile(delete=False)
     init_file.close()
@@ -313,12 +379,16 @@ def main():
     fns = mv3.functions_from(os.path.join(a.moco_v3, "main_moco.py"), ["adjust_learning_rate", "adjust_moco_momentum"],
                              {"math": math})
     os.makedirs(OUT, exist_ok=True)
-    meta = {"torch": torch.__version__, "tolerance_factor": TOLERANCE_FACTOR, "op_dtypes": op_dtypes(), "cases": {}}
+    old = os.path.join(OUT, "mixed_precision.json")
+    kept = json.load(open(old))["cases"] if os.path.exists(old) else {}
+    meta = {"torch": torch.__version__, "logits": LOGITS, "tolerance_factor": TOLERANCE_FACTOR, "op_dtypes": op_dtypes(),
+            "cases": kept}
     print("op dtypes", meta["op_dtypes"])
-    meta["cases"]["v2_mlp"] = run("v2_mlp", v2_case)
-    meta["cases"]["v3_resnet"] = run("v3_resnet", lambda var, mixed: v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed))
-    vit_run = run("v3_vit", lambda var, mixed: v3_vit_case(vits, builder, var, mixed))
-    meta["cases"]["v3_vit"] = vit_run
+    cases = {"v2_mlp": v2_case,
+             "v3_resnet": lambda var, mixed, logits=None: v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed, logits),
+             "v3_vit": lambda var, mixed, logits=None: v3_vit_case(vits, builder, var, mixed, logits)}
+    for name in a.cases.split(","):
+        meta["cases"][name] = run(name, cases[name])
     with open(os.path.join(OUT, "mixed_precision.json"), "w") as f:
         json.dump(meta, f, indent=1)
     dist.destroy_process_group()

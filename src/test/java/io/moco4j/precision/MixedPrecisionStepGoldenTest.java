@@ -43,45 +43,111 @@ import org.junit.jupiter.api.Test;
 import org.opentest4j.AssertionFailedError;
 
 /**
- * Three bf16 training steps through the engine ({@code MomentumContrast.train} with {@code setPrecision(BF16)})
- * against the same steps under {@code torch.autocast("cpu", torch.bfloat16)} on torch 1.13
- * (tools/golden/mixed_precision.py): MoCo v2 (moco_step.py's model, SGD), the official moco-v3 MoCo_ResNet + LARS and
- * MoCo_ViT + AdamW, from the float32 goldens' initial states and inputs.
+ * bf16 training steps through the engine ({@code MomentumContrast.train} with {@code setPrecision(BF16)}) against the
+ * same steps under {@code torch.autocast("cpu", torch.bfloat16)} on torch 1.13 (tools/golden/mixed_precision.py, run
+ * with {@code --logits float32}: the encoders' outputs {@code .float()} and normalisation, logits and loss in an
+ * autocast-disabled region, as MoCo4J computes them): MoCo v2 (moco_step.py's model, SGD), the official moco-v3
+ * MoCo_ResNet + LARS and MoCo_ViT + AdamW.
  *
- * <p>Tolerance: bf16 results depend on the kernels, so the golden script measured PyTorch's own spread, the same
- * steps through other correct bf16 kernels (2 threads; channels_last, which picks other oneDNN convolutions), per
- * quantity (loss relative, state as max |a - b| / max(1, max |b|) over the whole flattened state). MoCo4J runs
- * libtorch 2.7.1's kernels, one more implementation, and must stay within {@code tolerance_factor} (2) x that
- * spread. Each tolerance is also checked to be below the distance between the bf16 and the float32 run of the same
- * steps, so the comparison can tell the two apart; {@link #float32StepsFailTheBf16Golden} shows it does.
+ * <p><b>What is compared, and why only that.</b> The steps whose forward runs on the initial weights (v2: step 0;
+ * v3 ResNet: steps 0 and 1, the schedule's lr is 0 at step 0) exercise every autocast decision of the forward
+ * (which op runs in bf16, where results are rounded, BatchNorm on bf16 with float32 statistics) and the float32
+ * contrastive part; their losses are compared. Later steps and the final weights are not (the {@code @Disabled}
+ * tests below): measured 2026-12-06, our backward parts from torch 1.13's at the level of one bf16 ulp from its
+ * first bf16 op (the head's weight gradient 4.4e-3 of its max; libtorch 2.7.1 rounds BatchNorm's bias gradient to
+ * bf16 where 1.13 keeps float32), and these tiny networks amplify that ~100-300x by layer 1, to as far as float32 is;
+ * PyTorch's own channels_last kernels on a 10x wider v2 case already part by as much as float32 does. No bound below
+ * the bf16-vs-float32 distance can be derived for them (docs/TOLERANCES.md, docs/ISSUES-FOUND.md).
+ *
+ * <p><b>Bound.</b> Per step: {@code tolerance_factor} (2) x PyTorch's own spread of that step's loss over other correct
+ * bf16 kernels (2 threads; channels_last, other oneDNN convolutions), but at least 1e-5, the bound of the float32
+ * step's loss (MocoStepGoldenTest; floor 2.2e-6), because the loss itself is computed in float32. Measured spreads at
+ * these steps: 0. Each bound is checked to be below the float32 run's distance at that step (3.1e-2 for v2, 1.7e-2 and
+ * 1.4e-2 for v3), and {@link #float32StepsFailTheBf16Golden} shows the comparison tells float32 from bf16. The golden
+ * was made where oneDNN computes bf16 natively (avx512_bf16); elsewhere libtorch takes other bf16 kernels (torch's
+ * native bf16 convolution alone moves step 0 by 6.5e-2), so the test runs only on such CPUs.
  */
-@org.junit.jupiter.api.Disabled("OPEN (issue 21): the NaN losses were libtorch's oneDNN conv bug at odd widths (fixed by"
-        + " model.ChannelPaddedConv); the steps are finite now but differ from torch 1.13's bf16 steps as much as float32"
-        + " does (v2 loss 0.079 vs fp32's 0.072; v3 ResNet 0.050 vs 0.21). Not yet explained: our logits and loss are float32"
-        + " by choice where PyTorch's autocast runs them in bf16, and 1.13's and 2.7.1's autocast op lists differ.")
 class MixedPrecisionStepGoldenTest {
     private static final JsonNode META = Golden.json("mixed_precision/mixed_precision.json");
+    /** The float32 step's loss bound (MocoStepGoldenTest, docs/TOLERANCES.md): our loss is computed in float32. */
+    private static final double FLOAT32_LOSS_BOUND = 1e-5;
+
+    private static void assumeNativeBf16() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Hardware.nativeBf16(ai.djl.Device.cpu()),
+                "the bf16 golden was made with oneDNN's native bf16 kernels (avx512_bf16/amx_bf16); this CPU has none");
+    }
 
     @Test
+    void v2FirstStepMatchesTorchAutocast() {
+        assumeNativeBf16();
+        checkFirstSteps("v2_mlp", runV2(Precision.BF16), 1);
+    }
+
+    @Test
+    void v3ResNetFirstStepsMatchTheOfficialCodeUnderAutocast() {
+        assumeNativeBf16();
+        checkFirstSteps("v3_resnet", runV3ResNet(), 2);
+    }
+
+    @Test
+    void float32StepsFailTheBf16Golden() {
+        assumeNativeBf16();
+        AssertionFailedError e = org.junit.jupiter.api.Assertions.assertThrows(AssertionFailedError.class,
+                () -> checkFirstSteps("v2_mlp", runV2(Precision.FP32), 1));
+        assertTrue(e.getMessage().contains("v2_mlp"), e.getMessage());
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("not derivable (measured 2026-12-06, docs/ISSUES-FOUND.md): step 0 equals torch 1.13's"
+            + " loss bit for bit, but the backward parts by one bf16 ulp from the first bf16 op and this x0.025 network"
+            + " amplifies it to the float32 distance (v2 loss 0.079 vs float32's 0.072)")
     void v2StepsMatchTorchAutocast() {
         check("v2_mlp", runV2(Precision.BF16));
     }
 
     @Test
+    @org.junit.jupiter.api.Disabled("not derivable (measured 2026-12-06): steps 0-1 equal torch 1.13's losses bit for bit;"
+            + " from the first update on as v2 (step-2 loss 0.050 vs float32's 0.21)")
     void v3ResNetStepsMatchTheOfficialCodeUnderAutocast() {
         check("v3_resnet", runV3ResNet());
     }
 
     @Test
+    @org.junit.jupiter.api.Disabled("OPEN (measured 2026-12-06): our ViT's step-0 loss is 9.3e-3 from torch 1.13's (float32"
+            + " at 6.7e-4). Our attention scales Q before Q.K^T and runs softmax on a float32 copy (DJL aborts on a bf16"
+            + " softmax); in torch 1.13 scaling Q first alone moves step 0 by 2.1e-2, float32 softmax by 0; the rest"
+            + " (1.1e-2 from the reference run that way) is not explained yet")
     void v3VitStepsMatchTheOfficialCodeUnderAutocast() {
         check("v3_vit", runVit());
     }
 
-    @Test
-    void float32StepsFailTheBf16Golden() {
-        AssertionFailedError e = org.junit.jupiter.api.Assertions.assertThrows(AssertionFailedError.class,
-                () -> check("v2_mlp", runV2(Precision.FP32)));
-        assertTrue(e.getMessage().contains("v2_mlp"), e.getMessage());
+    /**
+     * The losses of the first {@code steps} steps (those whose forward runs on the initial weights) against the
+     * golden, each within max(factor x PyTorch's spread at that step, the float32 loss bound).
+     */
+    private static void checkFirstSteps(String name, Run run, int steps) {
+        JsonNode c = META.get("cases").get(name);
+        JsonNode spread = c.get("spread").get("loss_rel_steps");
+        JsonNode far = c.get("bf16_vs_fp32").get("loss_rel_steps");
+        double factor = META.get("tolerance_factor").asDouble();
+        StringBuilder report = new StringBuilder(name + ":");
+        List<Integer> failures = new ArrayList<>();
+        for (int s = 0; s < steps; s++) {
+            double want = c.get("losses").get(s).asDouble();
+            double rel = Math.abs(run.losses().get(s) - want) / Math.abs(want);
+            double bound = Math.max(factor * spread.get(s).asDouble(), FLOAT32_LOSS_BOUND);
+            assertTrue(bound < far.get(s).asDouble(), name + " step " + s + ": the bound " + bound
+                    + " must be below the float32 run's distance " + far.get(s).asDouble());
+            report.append(String.format(Locale.ROOT, " step %d loss %.3g (bound %.3g, torch spread %.3g, fp32 at %.3g)", s,
+                    rel, bound, spread.get(s).asDouble(), far.get(s).asDouble()));
+            if (!(rel <= bound)) {
+                failures.add(s);
+            }
+        }
+        System.out.println("MEASURE mixed precision first steps " + report);
+        if (!failures.isEmpty()) {
+            fail(name + ": steps " + failures + " outside PyTorch's bf16 spread; " + report);
+        }
     }
 
     /** Losses per step and final flattened states, as the golden script records them. */
@@ -155,13 +221,16 @@ class MixedPrecisionStepGoldenTest {
         return out;
     }
 
-    // ------------------------------------------------------------------ MoCo v2: tools/golden/moco_step.py v2_mlp
+    // ------------------------------------------------------------------ MoCo v2: moco_step.py's model, wider
 
+    /**
+     * The golden script's v2 case: moco_step.py's MoCo v2 (MLP head, SGD, its hyper-parameters) at the width, batch
+     * and image size in the JSON's spec, from the initial state, queue and inputs in v2_mlp.npz.
+     */
     static Run runV2(Precision precision) {
         JsonNode meta = Golden.json("moco_step/moco_step.json");
-        JsonNode c = meta.get("cases").get("v2_mlp");
-        Map<String, NpyArray> g = Golden.npz("moco_step/v2_mlp.npz");
-        Map<String, NpyArray> inputs = Golden.npz("moco_step/inputs.npz");
+        JsonNode c = META.get("cases").get("v2_mlp").get("spec");
+        Map<String, NpyArray> g = Golden.npz("mixed_precision/v2_mlp.npz");
         ResNetSpec spec = new ResNetSpec(18, true, c.get("width").asDouble(), false, HeadSpec.mlp(0, meta.get("dim").asInt()), 1);
         LinkedHashMap<String, long[]> layout = FlatState.layout(c.get("state_keys"));
         List<Float> losses = new ArrayList<>();
@@ -176,8 +245,8 @@ class MixedPrecisionStepGoldenTest {
                 moco.setPrecision(precision);
                 for (int s = 0; s < meta.get("steps").asInt(); s++) {
                     try (NDManager step = moco.manager().newSubManager()) {
-                        losses.add(moco.train(FlatState.toNd(inputs.get("step" + s + "/view1"), step),
-                                FlatState.toNd(inputs.get("step" + s + "/view2"), step), s, sgd,
+                        losses.add(moco.train(FlatState.toNd(g.get("step" + s + "/view1"), step),
+                                FlatState.toNd(g.get("step" + s + "/view2"), step), s, sgd,
                                 meta.get("lr").asDouble(), meta.get("m").asDouble()).loss());
                     }
                 }
