@@ -86,6 +86,21 @@ class MpiJobTest {
         }
     }
 
+    /**
+     * Issue 21: 2 ranks x 8 images in bf16 against 1 process x 16 in bf16, within the reversed-batch floor measured in
+     * bf16 in the same run (V2StepCheck); gradients are averaged in float32, split BN and the key gather under autocast.
+     */
+    @Test
+    void oneBf16V2StepOnTwoRanksEqualsTheSingleProcessBf16Step() throws Exception {
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v2step", "bf16");
+        assertEquals(0, job.exit(), job.output());
+        System.out.println(job.output().lines().filter(l -> l.startsWith("v2 step")).reduce("", (a, b) -> a + b + "\n"));
+        for (int rank = 0; rank < 2; rank++) {
+            assertTrue(job.output().contains("ok v2-step-equals-single-process rank " + rank + "\n"), job.output());
+            assertTrue(job.output().contains("ok queues-identical rank " + rank + "\n"), job.output());
+        }
+    }
+
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"resnet", "vit"})
     void v3StepsOnTwoRanksWithSyncBnEqualTheSingleProcessSteps(String backbone) throws Exception {

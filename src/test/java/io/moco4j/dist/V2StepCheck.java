@@ -112,6 +112,15 @@ final class V2StepCheck {
     }
 
     static void run(Collectives c) {
+        run(c, io.moco4j.precision.Precision.FP32);
+    }
+
+    /**
+     * The same check with the encoders' forwards in {@code precision}: in bf16 the ranks' gradients are averaged in
+     * float32 (each rank's weight gradients leave autocast's casts as float32), SyncBN-free split BN and the key
+     * gather see bf16 encoder outputs brought back to float32; the reversed-batch floor is measured in bf16 too.
+     */
+    static void run(Collectives c, io.moco4j.precision.Precision precision) {
         int r = c.rank();
         MocoConfig cfg = config();
         MpiRankMain.expect(cfg.moco().bnSplits() == 8, "the preset's bn_splits is " + cfg.moco().bnSplits());
@@ -122,6 +131,9 @@ final class V2StepCheck {
              Sgd sgdDist = new Sgd(new SgdConfig(0.9, 5e-4, 0, false));
              Sgd sgdSingle = new Sgd(new SgdConfig(0.9, 5e-4, 0, false));
              Sgd sgdRev = new Sgd(new SgdConfig(0.9, 5e-4, 0, false))) {
+            dist.setPrecision(precision);
+            single.setPrecision(precision);
+            rev.setPrecision(precision);
             dist.distribute(c);
             StateSync.startTogether(c, dist);
             long[] mine = positions(cfg, c);
@@ -154,7 +166,7 @@ final class V2StepCheck {
             NoiseFloor.expectWithin("queue keys", qd, qn, ULP_FLOOR);
             MpiRankMain.expect(dist.queue().pointer() == 2 * B, "pointer " + dist.queue().pointer());
             MpiRankMain.ok(c, "v2-step-equals-single-process");
-            System.out.println("v2 step rank " + r + ": data-parallel vs one process (noise floor: reversed batch):"
+            System.out.println("v2 step " + precision + " rank " + r + ": data-parallel vs one process (noise floor: reversed batch):"
                     + " loss " + loss + " (" + Math.abs(x.loss() - s.loss()) / Math.abs(s.loss()) + ") query " + wq
                     + " (" + maxDiff(rev.encoderQ().parameters(), single.encoderQ().parameters()) + ") key " + wk
                     + " (" + maxDiff(rev.encoderK().parameters(), single.encoderK().parameters()) + ") BN " + bq + ", "
