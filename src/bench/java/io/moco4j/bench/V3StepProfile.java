@@ -11,6 +11,8 @@ import io.moco4j.config.MocoConfig;
 import io.moco4j.method.MethodFactory;
 import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
+import io.moco4j.precision.AutocastSupport;
+import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,38 +25,52 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Where a cifar10-v3 training step (batch 64) spends its time, by libtorch op: self time (an op's span minus the
- * spans of the ops it called) summed per op name over one profiled step after warm-up steps, as JSON lines, largest
- * first. The reference is bench/reference_v3_profile.py (torch.profiler's self CPU time per op over the official
- * MoCo_ResNet + LARS step). Run both with one libtorch thread, so spans are not split across threads.
+ * Where a MoCo v3 training step (cifar10-v3 at batch 64 unless told) spends its time, by libtorch op: self time (an
+ * op's span minus the spans of the ops it called) summed per op name over one profiled step after warm-up steps, as
+ * JSON lines, largest first. The reference is bench/reference_v3_profile.py (torch.profiler's self CPU time per op
+ * over the official MoCo_ResNet + LARS step, or MoCo_ViT + AdamW). Run both with one libtorch thread, so spans are
+ * not split across threads. With {@code types} every op name is followed by its input dtypes (libtorch's
+ * "Input type" record), which shows which ops autocast lowered.
  *
- * <pre>java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -cp ... io.moco4j.bench.V3StepProfile [top]</pre>
+ * <pre>java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -cp ... io.moco4j.bench.V3StepProfile \
+ *     [top [preset [precision [batch [types]]]]]        # e.g. 30 cpu-vit bf16 64 types</pre>
  */
 public final class V3StepProfile {
     private V3StepProfile() {}
 
     public static void main(String[] args) throws Exception {
         int top = args.length > 0 ? Integer.parseInt(args[0]) : 25;
-        MocoConfig cfg = ConfigLoader.defaults().preset("cifar10-v3").set("train.batch_size=64").build();
+        String preset = args.length > 1 ? args[1] : "cifar10-v3";
+        Precision precision = Precision.parse(args.length > 2 ? args[2] : "fp32");
+        int batch = args.length > 3 ? Integer.parseInt(args[3]) : 64;
+        boolean types = args.length > 4 && "types".equals(args[4]);
+        MocoConfig cfg = ConfigLoader.defaults().preset(preset).set("train.batch_size=" + batch).build();
+        int size = cfg.train().imageSize();
         try (NDManager root = NDManager.newBaseManager();
              MomentumContrast moco = MethodFactory.fresh(cfg, root);
              Optimizer optimizer = Optimizers.from(cfg)) {
-            NDArray im1 = root.randomNormal(new Shape(64, 3, 32, 32));
-            NDArray im2 = root.randomNormal(new Shape(64, 3, 32, 32));
-            double lr = cfg.optim().effectiveLr(64);
+            moco.setPrecision(AutocastSupport.require(root.getDevice(), precision));
+            NDArray im1 = root.randomNormal(new Shape(batch, 3, size, size));
+            NDArray im2 = root.randomNormal(new Shape(batch, 3, size, size));
+            double lr = cfg.optim().effectiveLr(batch);
             for (int i = 0; i < 2; i++) {
                 step(moco, optimizer, im1, im2, i, lr);
             }
             Path trace = Files.createTempFile("moco4j-v3-profile", ".json");
-            JniUtils.startProfile(false, false, false);
+            JniUtils.startProfile(false, types, false);
             long t0 = System.nanoTime();
             step(moco, optimizer, im1, im2, 2, lr);
             double wall = (System.nanoTime() - t0) / 1e9;
             JniUtils.stopProfile(trace.toString());
             JsonNode rootNode = new ObjectMapper().readTree(trace.toFile());
-            Files.deleteIfExists(trace);
+            String keep = System.getProperty("moco4j.profile.trace"); // where to keep the raw chrome trace, if set
+            if (keep != null) {
+                Files.move(trace, Path.of(keep), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.deleteIfExists(trace);
+            }
             JsonNode events = rootNode.isArray() ? rootNode : rootNode.path("traceEvents");
-            print(selfTimes(events), wall, top);
+            print(selfTimes(events, types), wall, top);
         }
     }
 
@@ -69,7 +85,7 @@ public final class V3StepProfile {
     }
 
     /** Self microseconds and call counts per op name, from complete ("X") events nested per thread. */
-    static Map<String, double[]> selfTimes(JsonNode events) {
+    static Map<String, double[]> selfTimes(JsonNode events, boolean types) {
         Map<String, List<double[]>> byThread = new HashMap<>();
         Map<String, List<String>> names = new HashMap<>();
         for (JsonNode e : events) {
@@ -77,7 +93,11 @@ public final class V3StepProfile {
                 String tid = e.path("tid").asText();
                 byThread.computeIfAbsent(tid, k -> new ArrayList<>()).add(new double[] {e.path("ts").asDouble(),
                         e.path("dur").asDouble(), names.computeIfAbsent(tid, k -> new ArrayList<>()).size()});
-                names.get(tid).add(e.path("name").asText());
+                String name = e.path("name").asText();
+                if (types && e.path("args").has("Input type")) {
+                    name += " " + e.path("args").path("Input type").toString().replace("\"", "");
+                }
+                names.get(tid).add(name);
             }
         }
         Map<String, double[]> out = new HashMap<>();

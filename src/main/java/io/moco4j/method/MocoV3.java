@@ -72,8 +72,9 @@ public final class MocoV3 extends MomentumContrast {
         NDArray k2;
         try (NoGrad ignored = NoGrad.enter(); BatchNormHook.Scope bn = syncBatchNorm(null)) {
             updateKeyEncoder(m);
-            k1 = gather.all(keys(view1));
-            k2 = gather.all(keys(view2));
+            NDArray[] k = forwardTogether(() -> keys(view1), () -> keys(view2));
+            k1 = gather.all(k[0]);
+            k2 = gather.all(k[1]);
         }
         // 3. the queries and the symmetric loss ctr(q1, k2) + ctr(q2, k1), then its backward
         NDArray loss;
@@ -81,8 +82,9 @@ public final class MocoV3 extends MomentumContrast {
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             NDArray q2;
             try (BatchNormHook.Scope bn = syncBatchNorm(syncBackward)) {
-                q1 = queries(view1);
-                q2 = queries(view2);
+                NDArray[] q = forwardTogether(() -> queries(view1), () -> queries(view2)); // one weight cast per step
+                q1 = q[0];
+                q2 = q[1];
             }
             loss = contrastiveLoss(q1, k2, offset).add(contrastiveLoss(q2, k1, offset));
             if (syncBackward == null) {
@@ -100,14 +102,17 @@ public final class MocoV3 extends MomentumContrast {
         return new StepResult(lossValue, acc[0], acc[1]);
     }
 
-    /** Momentum features as targets: {@code f_k(x)} (encoder + projector), un-normalised as in the official. */
+    /**
+     * Momentum features as targets: {@code f_k(x)} (encoder + projector), un-normalised as in the official; in the
+     * precision's dtype (run it through {@link #forwardTogether}).
+     */
     private NDArray keys(NDArray images) {
-        return forward(() -> encoderK.forward(images, true));
+        return encoderK.forward(images, true);
     }
 
-    /** Queries, with gradient: {@code predictor(f_q(x))}. */
+    /** Queries, with gradient: {@code predictor(f_q(x))}; in the precision's dtype (run it through {@link #forwardTogether}). */
     private NDArray queries(NDArray images) {
-        return forward(() -> predictor.forward(encoderQ.forward(images, true), true));
+        return predictor.forward(encoderQ.forward(images, true), true);
     }
 
     /**

@@ -133,11 +133,30 @@ public abstract class MomentumContrast implements AutoCloseable {
      * the forward throws. In fp32 it is just {@code forward}.
      */
     protected NDArray forward(Supplier<NDArray> forward) {
-        NDArray y;
+        return forwardTogether(forward)[0];
+    }
+
+    /**
+     * As {@link #forward}, for several passes through the same networks under ONE autocast scope, as
+     * {@code torch.autocast} around the official v3 forward runs {@code q1} and {@code q2}: while a scope is open,
+     * libtorch casts each trainable float32 weight to the low dtype once and reuses the cast (its autocast cache), so
+     * the backward also converts each weight's gradient back to float32 once (the two passes' low-precision gradients
+     * are summed first, as in PyTorch). With a scope per pass every weight was cast, and its gradient converted back
+     * (a strided copy for the transposed linear weights), once per pass: 7% of a bf16 cifar10-v3 step (BENCHMARKS.md,
+     * issue 21, where the v3 bf16 step lost time). Results in order, each float32.
+     */
+    @SafeVarargs
+    protected final NDArray[] forwardTogether(Supplier<NDArray>... passes) {
+        NDArray[] y = new NDArray[passes.length];
         try (Autocast ignored = Autocast.enter(manager().getDevice(), precision)) {
-            y = forward.get();
+            for (int i = 0; i < passes.length; i++) {
+                y[i] = passes[i].get();
+            }
         }
-        return Float32.of(y);
+        for (int i = 0; i < y.length; i++) {
+            y[i] = Float32.of(y[i]);
+        }
+        return y;
     }
 
     /**

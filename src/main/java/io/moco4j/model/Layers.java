@@ -6,6 +6,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
+import io.moco4j.precision.Autocast;
 
 /**
  * The functional ops of a ResNet (DJL static ops; each result is attached to its input's manager,
@@ -51,10 +52,24 @@ final class Layers {
      * which is fused ({@code addmm}) only for 2-D inputs; on (N, L, D) it computes {@code matmul} and then adds the
      * bias, so under bf16 autocast the result is rounded to bf16 twice (measured: 991 of 3264 outputs one ulp off the
      * once-rounded value, where torch's {@code at::linear} folds the leading dimensions into one addmm and rounds once).
-     * Folding here gives the ViT's qkv/proj/fc1/fc2 the same single rounding as torch (docs/ISSUES-FOUND.md).
+     * Folding here gives the ViT's qkv/proj/fc1/fc2 the same single rounding as torch (docs/ISSUES-FOUND.md). It is
+     * also much faster under autocast: the in-place {@code += bias} of a float32 bias on the bf16 product ran
+     * libtorch's mixed-dtype path (a float32 copy of the whole output and back), in the bias's addmm autocast casts it
+     * with the other operands (BENCHMARKS.md, issue 21, where the v3 bf16 step lost time).
+     *
+     * <p>A 2-D input without bias (the MoCo v3 projector and predictor) under autocast computes {@code (W x^T)^T}
+     * instead of DJL's {@code x.matmul(W.t())}: there the matmul casts the view {@code W.t()}, and autocast caches
+     * only casts of leaves that are not views, so every pass cast the weight anew and the backward converted each
+     * bf16 weight gradient back to float32 in the transposed layout, a strided copy that took 35-180 ms per 4096-wide
+     * head weight in a one-thread profile. With the weight itself as the cast operand it is cast once per autocast
+     * scope and its gradient converted contiguously, as {@code torch.nn.Linear} under {@code torch.autocast} does.
+     * Outside autocast (float32) that case is DJL's linear, unchanged: float32 results stay bit for bit the same.
      */
     static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
         Shape s = x.getShape();
+        if (bias == null && s.dimension() == 2 && Autocast.isOn(x.getDevice())) {
+            return linearWeightFirst(x, weight);
+        }
         if (bias == null || s.dimension() <= 2) {
             return Linear.linear(x, weight, bias).singletonOrThrow();
         }
@@ -64,5 +79,16 @@ final class Layers {
             y.close();
             return out;
         }
+    }
+
+    private static NDArray linearWeightFirst(NDArray x, NDArray weight) {
+        NDArray yt;
+        try (NDArray xt = x.transpose()) {
+            yt = weight.matMul(xt); // attached to the weight's manager: moved to the input's below
+        }
+        yt.attach(x.getManager());
+        NDArray y = yt.transpose();
+        yt.close();
+        return y;
     }
 }

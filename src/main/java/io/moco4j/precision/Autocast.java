@@ -31,6 +31,9 @@ public final class Autocast implements AutoCloseable {
     static final int SCALAR_HALF = 5;
     static final int SCALAR_BFLOAT16 = 15;
 
+    /** Set once the first scope is opened (see {@link #isOn}). */
+    private static volatile boolean everEntered;
+
     /** The scope of a float32 run: touches nothing in libtorch. */
     private static final Autocast NONE = new Autocast();
 
@@ -53,6 +56,7 @@ public final class Autocast implements AutoCloseable {
 
     private Autocast(int deviceType, boolean enable, int dtype) {
         Symbols s = Symbols.get();
+        everEntered = true;
         this.active = true;
         this.deviceType = deviceType;
         this.owner = Thread.currentThread();
@@ -93,6 +97,14 @@ public final class Autocast implements AutoCloseable {
     /** Whether autocast is on for {@code device}'s type on this thread. */
     public static boolean isEnabled(Device device) {
         return Symbols.get().isEnabled(deviceType(device));
+    }
+
+    /**
+     * {@link #isEnabled} for code that runs in every precision (the model's layers): false without touching libtorch
+     * while no autocast scope has been opened in this JVM, so a float32 run never needs the autocast symbols.
+     */
+    public static boolean isOn(Device device) {
+        return everEntered && isEnabled(device);
     }
 
     /** The autocast dtype of {@code device}'s type on this thread, as a {@link Precision} (bf16 or fp16), else null. */

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Wall seconds per phase of the official MoCo v3 step (facebookresearch/moco-v3 MoCo_ResNet + LARS, or MoCo_ViT +
+AdamW with --vit), the reference of src/bench/java/io/moco4j/bench/V3PhaseTiming.java. The step is main_moco.py's
+(forward and loss under torch.autocast in bf16, backward and optimizer outside), with MoCo.forward cut into the
+phases V3PhaseTiming times: the same calls in the same order as moco/builder.py's forward.
+
+    /usr/bin/python3 bench/reference_v3_phases.py --moco-v3 /path/to/moco-v3 [--autocast bf16] [--vit ...]
+
+Models, shims and options as bench/reference_v3_step.py. Prints one JSON line of median seconds per phase.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import reference_blas
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_v3_step import autocast, cifar_resnet  # noqa: E402
+
+PHASES = ["zero_grad", "momentum_update", "keys_forward", "queries_forward", "loss", "backward", "optimizer"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--moco-v3", required=True)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--mlp-dim", type=int, default=4096)
+    p.add_argument("--vit", action="store_true")
+    p.add_argument("--vit-size", type=int, nargs=3, default=[128, 4, 4])
+    p.add_argument("--autocast", choices=["none", "bf16"], default="none")
+    a = p.parse_args()
+    blas = reference_blas.require_fair()[0]
+    sys.path.insert(0, a.moco_v3)
+    torch.Tensor.cuda = lambda self, *args, **kw: self
+    import torch.distributed as dist
+    init = tempfile.mktemp()
+    dist.init_process_group("gloo", init_method="file://" + init, rank=0, world_size=1)
+    import moco.builder
+    import moco.optimizer
+    if a.autocast != "none":
+        moco.builder.concat_all_gather = torch.no_grad()(lambda t: t.clone())
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    if a.vit:
+        from functools import partial
+        import vits
+        base = partial(vits.VisionTransformerMoCo, img_size=32, patch_size=4, embed_dim=a.vit_size[0],
+                       depth=a.vit_size[1], num_heads=a.vit_size[2], stop_grad_conv1=True)
+        model = moco.builder.MoCo_ViT(base, a.dim, a.mlp_dim, 0.2)
+        opt = torch.optim.AdamW(model.parameters(), 1.5e-4 * a.batch / 256, weight_decay=0.1)
+    else:
+        model = moco.builder.MoCo_ResNet(cifar_resnet("resnet18"), a.dim, a.mlp_dim, 0.2)
+        opt = moco.optimizer.LARS(model.parameters(), 0.3 * a.batch / 256, weight_decay=1e-6, momentum=0.9)
+    model.train()
+    x1, x2 = torch.randn(a.batch, 3, 32, 32), torch.randn(a.batch, 3, 32, 32)
+    times = {k: [] for k in PHASES}
+    for i in range(a.warmup + a.steps):
+        s = {}
+        t = time.perf_counter()
+
+        def lap(name):
+            nonlocal t
+            now = time.perf_counter()
+            s[name] = now - t
+            t = now
+
+        opt.zero_grad()
+        lap("zero_grad")
+        with autocast(a.autocast):
+            q1 = model.predictor(model.base_encoder(x1))
+            q2 = model.predictor(model.base_encoder(x2))
+            lap("queries_forward")
+            with torch.no_grad():
+                model._update_momentum_encoder(0.99)
+                lap("momentum_update")
+                k1 = model.momentum_encoder(x1)
+                k2 = model.momentum_encoder(x2)
+                lap("keys_forward")
+            loss = model.contrastive_loss(q1, k2) + model.contrastive_loss(q2, k1)
+            lap("loss")
+        loss.backward()
+        lap("backward")
+        opt.step()
+        float(loss)
+        lap("optimizer")
+        if i >= a.warmup:
+            for k in PHASES:
+                times[k].append(s[k])
+
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+    out = {"impl": "moco-v3-official", "blas": blas, "torch": torch.__version__, "vit": a.vit, "batch": a.batch,
+           "precision": "fp32" if a.autocast == "none" else a.autocast, "threads": torch.get_num_threads()}
+    out.update({k: round(median(times[k]), 4) for k in PHASES})
+    out["step"] = round(median([sum(times[k][i] for k in PHASES) for i in range(a.steps)]), 4)
+    print(json.dumps(out))
+    dist.destroy_process_group()
+    os.remove(init) if os.path.exists(init) else None
+
+
+if __name__ == "__main__":
+    main()
