@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Wall seconds per phase of the official MoCo v3 step (facebookresearch/moco-v3 MoCo_ResNet + LARS, or MoCo_ViT +
+"""Seconds per phase (this thread's CPU time unless --wall: with --threads 1 the work of the phase) of the official MoCo v3 step (facebookresearch/moco-v3 MoCo_ResNet + LARS, or MoCo_ViT +
 AdamW with --vit), the reference of src/bench/java/io/moco4j/bench/V3PhaseTiming.java. The step is main_moco.py's
 (forward and loss under torch.autocast in bf16, backward and optimizer outside), with MoCo.forward cut into the
 phases V3PhaseTiming times: the same calls in the same order as moco/builder.py's forward.
@@ -36,7 +36,9 @@ def main():
     p.add_argument("--vit", action="store_true")
     p.add_argument("--vit-size", type=int, nargs=3, default=[128, 4, 4])
     p.add_argument("--autocast", choices=["none", "bf16"], default="none")
+    p.add_argument("--wall", action="store_true", help="wall seconds instead of this thread's CPU seconds")
     a = p.parse_args()
+    clock = time.perf_counter if a.wall else time.thread_time  # with 1 torch thread the ops run on this thread
     blas = reference_blas.require_fair()[0]
     sys.path.insert(0, a.moco_v3)
     torch.Tensor.cuda = lambda self, *args, **kw: self
@@ -64,11 +66,11 @@ def main():
     times = {k: [] for k in PHASES}
     for i in range(a.warmup + a.steps):
         s = {}
-        t = time.perf_counter()
+        t = clock()
 
         def lap(name):
             nonlocal t
-            now = time.perf_counter()
+            now = clock()
             s[name] = now - t
             t = now
 
@@ -100,7 +102,8 @@ def main():
         return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
     out = {"impl": "moco-v3-official", "blas": blas, "torch": torch.__version__, "vit": a.vit, "batch": a.batch,
-           "precision": "fp32" if a.autocast == "none" else a.autocast, "threads": torch.get_num_threads()}
+           "precision": "fp32" if a.autocast == "none" else a.autocast, "threads": torch.get_num_threads(),
+           "clock": "wall" if a.wall else "thread_cpu"}
     out.update({k: round(median(times[k]), 4) for k in PHASES})
     out["step"] = round(median([sum(times[k][i] for k in PHASES) for i in range(a.steps)]), 4)
     print(json.dumps(out))

@@ -25,10 +25,12 @@ import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
- * Where one single-process MoCo v3 step spends its wall time, by phase: the step of {@link MocoV3#step} spelled out
+ * Where one single-process MoCo v3 step spends its time, by phase: the step of {@link MocoV3#step} spelled out
  * with the same public calls (momentum update, the two key forwards, the two query forwards, the symmetric loss,
- * its backward, the optimizer), each phase timed on its own (libtorch's CPU ops are synchronous, so a phase's wall
- * time is its ops' time). The reference is bench/reference_v3_phases.py, the official step cut at the same places.
+ * its backward, the optimizer), each phase timed on its own: by default the CPU time of the calling thread, which with
+ * one libtorch thread ({@code -Dai.djl.pytorch.num_threads=1}) is the work of the phase's ops and hardly moves with
+ * other load on the machine; {@code -Dmoco4j.phase.wall=true} times wall seconds instead (libtorch's CPU ops are
+ * synchronous). The reference is bench/reference_v3_phases.py, the official step cut at the same places.
  *
  * <pre>java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=2 -cp ... io.moco4j.bench.V3PhaseTiming \
  *     PRESET PRECISION [BATCH [STEPS [WARMUP [SCOPES]]]]      # e.g. cifar10-v3 bf16 64 5 2 together</pre>
@@ -77,8 +79,9 @@ public final class V3PhaseTiming {
             }
         }
         StringBuilder json = new StringBuilder(String.format(Locale.ROOT,
-                "{\"impl\": \"moco4j\", \"preset\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"scopes\": \"%s\", \"threads\": \"%s\"",
-                preset, precision.label(), batch, together ? "together" : "per-pass", System.getProperty("ai.djl.pytorch.num_threads", "default")));
+                "{\"impl\": \"moco4j\", \"preset\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"scopes\": \"%s\", \"threads\": \"%s\", \"clock\": \"%s\"",
+                preset, precision.label(), batch, together ? "together" : "per-pass", System.getProperty("ai.djl.pytorch.num_threads", "default"),
+                wall ? "wall" : "thread_cpu"));
         double[] total = new double[steps];
         for (int k = 0; k < PHASES.length; k++) {
             json.append(String.format(Locale.ROOT, ", \"%s\": %.4f", PHASES[k], median(t[k])));
@@ -91,47 +94,55 @@ public final class V3PhaseTiming {
     }
 
     /** One step as {@link MocoV3#step} + {@link io.moco4j.method.MomentumContrast#train} run it on one rank. */
+    /** This thread's CPU nanoseconds (with one libtorch thread the ops run here), or wall nanoseconds if {@code wall}. */
+    static boolean wall = Boolean.getBoolean("moco4j.phase.wall");
+
+    private static long now() {
+        return wall ? System.nanoTime()
+                : java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
     private static double[] step(MocoV3 moco, Optimizer optimizer, Precision p, NDArray v1, NDArray v2, double lr,
                                  double temperature, boolean together) {
         double[] s = new double[PHASES.length];
         Device device = v1.getDevice();
         LinkedHashMap<String, NDArray> trainable = moco.trainableParameters();
-        long t0 = System.nanoTime();
+        long t0 = now();
         Gradients.zero(trainable.values());
-        long t1 = System.nanoTime();
+        long t1 = now();
         s[0] = (t1 - t0) / 1e9;
         NDArray k1;
         NDArray k2;
         try (NoGrad ignored = NoGrad.enter()) {
             Networks.momentumUpdate(moco.encoderK(), moco.encoderQ(), 0.99);
-            long t2 = System.nanoTime();
+            long t2 = now();
             s[1] = (t2 - t1) / 1e9;
             NDArray[] k = autocast(device, p, together, () -> moco.encoderK().forward(v1, true),
                     () -> moco.encoderK().forward(v2, true));
             k1 = k[0];
             k2 = k[1];
-            s[2] = (System.nanoTime() - t2) / 1e9;
+            s[2] = (now() - t2) / 1e9;
         }
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            long t3 = System.nanoTime();
+            long t3 = now();
             NDArray[] q = autocast(device, p, together,
                     () -> moco.predictor().forward(moco.encoderQ().forward(v1, true), true),
                     () -> moco.predictor().forward(moco.encoderQ().forward(v2, true), true));
             NDArray q1 = q[0];
             NDArray q2 = q[1];
-            long t4 = System.nanoTime();
+            long t4 = now();
             s[3] = (t4 - t3) / 1e9;
             NDArray loss = InBatchContrastive.loss(q1, k2, temperature, 0).add(InBatchContrastive.loss(q2, k1, temperature, 0));
-            long t5 = System.nanoTime();
+            long t5 = now();
             s[4] = (t5 - t4) / 1e9;
             gc.backward(loss);
-            long t6 = System.nanoTime();
+            long t6 = now();
             s[5] = (t6 - t5) / 1e9;
             loss.getFloat();
         }
-        long t7 = System.nanoTime();
+        long t7 = now();
         optimizer.step(trainable, lr);
-        s[6] = (System.nanoTime() - t7) / 1e9;
+        s[6] = (now() - t7) / 1e9;
         return s;
     }
 
