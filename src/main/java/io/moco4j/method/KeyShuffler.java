@@ -18,6 +18,30 @@ public interface KeyShuffler {
         NDArray restore(NDArray rows);
     }
 
+    /**
+     * {@code batch} with row i taken from row {@code perm[i]}, and the inverse permutation to restore the order of rows
+     * computed from it.
+     */
+    static Shuffled permuted(NDArray batch, long[] perm) {
+        long[] inverse = new long[perm.length];
+        for (int i = 0; i < perm.length; i++) {
+            inverse[(int) perm[i]] = i;
+        }
+        NDArray shuffled = batch.get(batch.getManager().create(perm));
+        NDArray inv = batch.getManager().create(inverse);
+        return new Shuffled() {
+            @Override
+            public NDArray batch() {
+                return shuffled;
+            }
+
+            @Override
+            public NDArray restore(NDArray rows) {
+                return rows.get(inv);
+            }
+        };
+    }
+
     /** Permutes {@code batch} for training step {@code step}; deterministic given the step. */
     Shuffled shuffle(NDArray batch, long step);
 

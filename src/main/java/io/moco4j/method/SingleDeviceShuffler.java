@@ -1,7 +1,6 @@
 package io.moco4j.method;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import io.moco4j.data.SampleSeeds;
 import java.util.SplittableRandom;
 
@@ -29,25 +28,6 @@ public final class SingleDeviceShuffler implements KeyShuffler {
 
     @Override
     public Shuffled shuffle(NDArray batch, long step) {
-        int n = Math.toIntExact(batch.getShape().get(0));
-        long[] perm = permutation(n, step);
-        long[] inverse = new long[n];
-        for (int i = 0; i < n; i++) {
-            inverse[(int) perm[i]] = i;
-        }
-        NDManager m = batch.getManager();
-        NDArray shuffled = batch.get(m.create(perm));
-        NDArray inv = m.create(inverse);
-        return new Shuffled() {
-            @Override
-            public NDArray batch() {
-                return shuffled;
-            }
-
-            @Override
-            public NDArray restore(NDArray rows) {
-                return rows.get(inv);
-            }
-        };
+        return KeyShuffler.permuted(batch, permutation(Math.toIntExact(batch.getShape().get(0)), step));
     }
 }

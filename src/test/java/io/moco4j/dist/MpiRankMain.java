@@ -195,15 +195,11 @@ public final class MpiRankMain {
             KeyShuffler.Shuffled sh = new CrossProcessShuffle(c, seed).shuffle(mine, step);
             NDArray keys = sh.restore(InfoNce.normalize(encoder.forward(sh.batch(), true)));
 
-            long[] perm = new SingleDeviceShuffler(seed).permutation(2 * B, step);
-            long[] inverse = new long[2 * B];
-            for (int i = 0; i < perm.length; i++) {
-                inverse[(int) perm[i]] = i;
-            }
-            NDArray shuffled = all.get(m.create(perm));
+            KeyShuffler.Shuffled single = new SingleDeviceShuffler(seed).shuffle(all, step);
+            NDArray shuffled = single.batch();
             NDArray encoded = InfoNce.normalize(reference.forward(shuffled.get("0:" + B), true))
                     .concat(InfoNce.normalize(reference.forward(shuffled.get(B + ":" + 2 * B), true)));
-            NDArray expectedAll = encoded.get(m.create(inverse));
+            NDArray expectedAll = single.restore(encoded);
             NDArray expected = expectedAll.get(r * B + ":" + (r + 1) * B);
             float diff = maxDiff(keys, expected);
             expect(diff < 1e-5, "cross-process keys differ from the single-process computation by " + diff);

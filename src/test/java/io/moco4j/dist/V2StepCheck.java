@@ -73,26 +73,10 @@ final class V2StepCheck {
             int n = Math.toIntExact(batch.getShape().get(0));
             long[] p = single.permutation(n, step);
             long[] perm = new long[n];
-            long[] inverse = new long[n];
             for (int i = 0; i < n; i++) {
                 perm[i] = n - 1 - p[n - 1 - i];
             }
-            for (int i = 0; i < n; i++) {
-                inverse[(int) perm[i]] = i;
-            }
-            NDArray shuffled = batch.get(batch.getManager().create(perm));
-            NDArray inv = batch.getManager().create(inverse);
-            return new KeyShuffler.Shuffled() {
-                @Override
-                public NDArray batch() {
-                    return shuffled;
-                }
-
-                @Override
-                public NDArray restore(NDArray rows) {
-                    return rows.get(inv);
-                }
-            };
+            return KeyShuffler.permuted(batch, perm);
         };
     }
 
