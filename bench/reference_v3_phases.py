@@ -12,14 +12,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import reference_blas
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_v3_step import autocast, cifar_resnet  # noqa: E402
+from reference_v3_step import autocast, official_close, official_model, official_one_process  # noqa: E402
 
 PHASES = ["zero_grad", "momentum_update", "keys_forward", "queries_forward", "loss", "backward", "optimizer"]
 
@@ -40,28 +39,8 @@ def main():
     a = p.parse_args()
     clock = time.perf_counter if a.wall else time.thread_time  # with 1 torch thread the ops run on this thread
     blas = reference_blas.require_fair()[0]
-    sys.path.insert(0, a.moco_v3)
-    torch.Tensor.cuda = lambda self, *args, **kw: self
-    import torch.distributed as dist
-    init = tempfile.mktemp()
-    dist.init_process_group("gloo", init_method="file://" + init, rank=0, world_size=1)
-    import moco.builder
-    import moco.optimizer
-    if a.autocast != "none":
-        moco.builder.concat_all_gather = torch.no_grad()(lambda t: t.clone())
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    if a.vit:
-        from functools import partial
-        import vits
-        base = partial(vits.VisionTransformerMoCo, img_size=32, patch_size=4, embed_dim=a.vit_size[0],
-                       depth=a.vit_size[1], num_heads=a.vit_size[2], stop_grad_conv1=True)
-        model = moco.builder.MoCo_ViT(base, a.dim, a.mlp_dim, 0.2)
-        opt = torch.optim.AdamW(model.parameters(), 1.5e-4 * a.batch / 256, weight_decay=0.1)
-    else:
-        model = moco.builder.MoCo_ResNet(cifar_resnet("resnet18"), a.dim, a.mlp_dim, 0.2)
-        opt = moco.optimizer.LARS(model.parameters(), 0.3 * a.batch / 256, weight_decay=1e-6, momentum=0.9)
-    model.train()
+    init = official_one_process(a.moco_v3, a.threads, a.autocast)
+    model, opt = official_model(a.vit, a.vit_size, a.dim, a.mlp_dim, a.batch)
     x1, x2 = torch.randn(a.batch, 3, 32, 32), torch.randn(a.batch, 3, 32, 32)
     times = {k: [] for k in PHASES}
     for i in range(a.warmup + a.steps):
@@ -107,8 +86,7 @@ def main():
     out.update({k: round(median(times[k]), 4) for k in PHASES})
     out["step"] = round(median([sum(times[k][i] for k in PHASES) for i in range(a.steps)]), 4)
     print(json.dumps(out))
-    dist.destroy_process_group()
-    os.remove(init) if os.path.exists(init) else None
+    official_close(init)
 
 
 if __name__ == "__main__":

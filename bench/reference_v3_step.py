@@ -39,6 +39,48 @@ def autocast(kind):
     return torch.autocast("cpu", dtype=torch.bfloat16) if kind == "bf16" else contextlib.nullcontext()
 
 
+def official_one_process(moco_v3, threads, autocast_kind):
+    """The official code on one CPU process: moco-v3 importable, Tensor.cuda a no-op, a one-rank gloo group (its file
+    is returned for official_close), torch seeded and on `threads` threads."""
+    sys.path.insert(0, moco_v3)
+    torch.Tensor.cuda = lambda self, *args, **kw: self
+    import torch.distributed as dist
+    init = tempfile.mktemp()
+    dist.init_process_group("gloo", init_method="file://" + init, rank=0, world_size=1)
+    import moco.builder
+    if autocast_kind != "none":
+        # one rank: all_gather + cat is the tensor itself; gloo (torch 1.13) refuses bf16 ("Invalid scalar type")
+        moco.builder.concat_all_gather = torch.no_grad()(lambda t: t.clone())
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    return init
+
+
+def official_close(init):
+    import torch.distributed as dist
+    dist.destroy_process_group()
+    os.remove(init) if os.path.exists(init) else None
+
+
+def official_model(vit, vit_size, dim, mlp_dim, batch, size=32, t=0.2, arch="resnet18"):
+    """main_moco.py's model and optimizer, in train mode: MoCo_ViT (vits.py, patch 4, stop-grad conv1) + AdamW, or
+    MoCo_ResNet (a CIFAR-stem torchvision ResNet) + LARS, each at its lr for `batch`."""
+    import moco.builder
+    import moco.optimizer
+    if vit:
+        from functools import partial
+        import vits
+        base = partial(vits.VisionTransformerMoCo, img_size=size, patch_size=4, embed_dim=vit_size[0],
+                       depth=vit_size[1], num_heads=vit_size[2], stop_grad_conv1=True)
+        model = moco.builder.MoCo_ViT(base, dim, mlp_dim, t)
+        optimizer = torch.optim.AdamW(model.parameters(), 1.5e-4 * batch / 256, weight_decay=0.1)
+    else:
+        model = moco.builder.MoCo_ResNet(cifar_resnet(arch), dim, mlp_dim, t)
+        optimizer = moco.optimizer.LARS(model.parameters(), 0.3 * batch / 256, weight_decay=1e-6, momentum=0.9)
+    model.train()
+    return model, optimizer
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--moco-v3", required=True, help="a facebookresearch/moco-v3 checkout")
@@ -61,30 +103,8 @@ def main():
                         " runs it under torch.cuda.amp.autocast; backward and optimizer step outside, in float32")
     a = p.parse_args()
     blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
-    sys.path.insert(0, a.moco_v3)
-    torch.Tensor.cuda = lambda self, *args, **kw: self
-    import torch.distributed as dist
-    init = tempfile.mktemp()
-    dist.init_process_group("gloo", init_method="file://" + init, rank=0, world_size=1)
-    import moco.builder
-    import moco.optimizer
-    if a.autocast != "none":
-        # one rank: all_gather + cat is the tensor itself; gloo (torch 1.13) refuses bf16 ("Invalid scalar type")
-        moco.builder.concat_all_gather = torch.no_grad()(lambda t: t.clone())
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    if a.vit:
-        from functools import partial
-        import vits
-        base = partial(vits.VisionTransformerMoCo, img_size=a.size, patch_size=4, embed_dim=a.vit_size[0],
-                       depth=a.vit_size[1], num_heads=a.vit_size[2],
-                       stop_grad_conv1=True)
-        model = moco.builder.MoCo_ViT(base, a.dim, a.mlp_dim, a.t)
-        optimizer = torch.optim.AdamW(model.parameters(), 1.5e-4 * a.batch / 256, weight_decay=0.1)
-    else:
-        model = moco.builder.MoCo_ResNet(cifar_resnet(a.arch), a.dim, a.mlp_dim, a.t)
-        optimizer = moco.optimizer.LARS(model.parameters(), 0.3 * a.batch / 256, weight_decay=1e-6, momentum=0.9)
-    model.train()
+    init = official_one_process(a.moco_v3, a.threads, a.autocast)
+    model, optimizer = official_model(a.vit, a.vit_size, a.dim, a.mlp_dim, a.batch, size=a.size, t=a.t, arch=a.arch)
     x1 = torch.randn(a.batch, 3, a.size, a.size)
     x2 = torch.randn(a.batch, 3, a.size, a.size)
     times, cpu = [], []
@@ -108,8 +128,7 @@ def main():
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "img_per_s": a.batch / median,
                       "median_step_seconds": median,
                       "median_step_cpu_seconds": sorted(cpu)[len(cpu) // 2] if len(cpu) % 2 else sum(sorted(cpu)[len(cpu) // 2 - 1:len(cpu) // 2 + 1]) / 2, "step_seconds": times}))
-    dist.destroy_process_group()
-    os.remove(init) if os.path.exists(init) else None
+    official_close(init)
 
 
 if __name__ == "__main__":
