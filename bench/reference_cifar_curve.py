@@ -117,6 +117,10 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="directory with MoCo4J's initial weights and queue (init_*.npy, queue0.npy)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: the training forward and loss under torch.autocast('cpu', bfloat16), as moco-v3's "
+                        "main_moco.py wraps its model call (kNN evaluation stays float32)")
+    p.add_argument("--bank", help="folder of labelled images for the kNN bank (default: DATA/train)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -134,7 +138,7 @@ def main():
     test_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
     train = DataLoader(Pair(os.path.join(a.data, "train"), transform=train_tf), batch_size=a.batch, shuffle=True,
                        num_workers=a.workers, drop_last=True, persistent_workers=a.workers > 0)
-    memory = DataLoader(datasets.ImageFolder(os.path.join(a.data, "train"), transform=test_tf), batch_size=512,
+    memory = DataLoader(datasets.ImageFolder(a.bank or os.path.join(a.data, "train"), transform=test_tf), batch_size=512,
                         num_workers=a.workers)
     test = DataLoader(datasets.ImageFolder(os.path.join(a.data, "test"), transform=test_tf), batch_size=512,
                       num_workers=a.workers)
@@ -149,7 +153,8 @@ def main():
         t0 = time.perf_counter()
         total = 0.0
         for im1, im2 in train:
-            loss = model(im1, im2)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                loss = model(im1, im2)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -157,7 +162,7 @@ def main():
         trained += time.perf_counter() - t0
         head = knn(model.encoder_q, memory, test, 200, 0.1, knn_predict)
         back = knn(backbone, memory, test, 200, 0.1, knn_predict)
-        print(json.dumps({"epoch": epoch, "lr": lr, "loss": total / len(train), "train_seconds": round(trained, 1),
+        print(json.dumps({"precision": a.precision, "epoch": epoch, "lr": lr, "loss": total / len(train), "train_seconds": round(trained, 1),
                           "knn_head": head, "knn_backbone": back}), flush=True)
 
 

@@ -164,7 +164,7 @@ public final class Pretraining {
                         .ifPresent(w -> request.out().println("Warning: " + w));
             }
             Loop loop = new Loop(request, cfg, dir, loader, monitor, metrics, optimizer, moco, RunOrigin.of(request, resumeFrom));
-            try (OnlineProbe probe = onlineProbe(cfg, data, moco, writer && ranks.size() == 1, request.out())) {
+            try (OnlineProbe probe = onlineProbe(cfg, data, moco, writer, ranks.size(), request.out())) {
                 if (probe != null && resumeFrom != null) {
                     restoreProbe(probe, resumeFrom, root, request.out());
                 }
@@ -197,12 +197,18 @@ public final class Pretraining {
 
     /**
      * The online linear probe when {@code train.online_probe} is on, the training images have labels and --val is
-     * given (with the same classes), on a single process; else null.
+     * given (with the same classes), on a single process; else null. With several processes the writer says in one
+     * line that the probe is off: its gradients would have to be all-reduced like the encoder's, which it does not do.
      */
-    private static OnlineProbe onlineProbe(MocoConfig cfg, TrainingData data, MomentumContrast moco, boolean single,
-                                           PrintStream out) {
+    private static OnlineProbe onlineProbe(MocoConfig cfg, TrainingData data, MomentumContrast moco, boolean writer,
+                                           int processes, PrintStream out) {
         MocoConfig.Train t = cfg.train();
-        if (!t.onlineProbe() || !single || data.val() == null || !data.train().isLabeled() || !data.val().isLabeled()) {
+        if (!t.onlineProbe() || !writer || data.val() == null || !data.train().isLabeled() || !data.val().isLabeled()) {
+            return null;
+        }
+        if (processes > 1) {
+            out.printf(Locale.ROOT, "Note: no online probe with %d processes (it trains on one process only); the kNN"
+                    + " monitor still runs. For a probe: --processes 1, or ./moco4j lincls on a checkpoint afterwards%n", processes);
             return null;
         }
         if (!data.train().classes().equals(data.val().classes())) {

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 public class PretrainingTest {
 
-    static MocoConfig tiny(String... overrides) {
+    public static MocoConfig tiny(String... overrides) {
         ConfigLoader l = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("model.dim=8")
                 .set("moco.queue_size=16").set("train.batch_size=8").set("moco.bn_splits=2").set("train.epochs=2")
                 .set("data.generated_train=48").set("data.generated_val=16").set("train.log_every=1")
