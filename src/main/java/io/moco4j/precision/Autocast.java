@@ -99,6 +99,11 @@ public final class Autocast implements AutoCloseable {
         return Symbols.get().isEnabled(deviceType(device));
     }
 
+    /** The libtorch_cpu library DJL loaded, for other entry points DJL does not wrap ({@link InGraphCast}). */
+    static NativeLibrary libtorchCpu() {
+        return Symbols.library();
+    }
+
     /**
      * {@link #isEnabled} for code that runs in every precision (the model's layers): false without touching libtorch
      * while no autocast scope has been opened in this JVM, so a float32 run never needs the autocast symbols.

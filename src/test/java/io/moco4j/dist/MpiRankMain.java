@@ -44,7 +44,8 @@ public final class MpiRankMain {
                 case "threads" -> threads(mpi);
                 case "v2step" -> V2StepCheck.run(mpi, args.length > 1 ? io.moco4j.precision.Precision.parse(args[1])
                         : io.moco4j.precision.Precision.FP32);
-                case "v3step" -> V3StepCheck.run(mpi, args[1]);
+                case "v3step" -> V3StepCheck.run(mpi, args[1], args.length > 2 ? io.moco4j.precision.Precision.parse(args[2])
+                        : io.moco4j.precision.Precision.FP32);
                 case "resume" -> ResumeCheck.run(mpi, java.nio.file.Path.of(args[1]));
                 case "resume-ranks" -> ResumeCheck.acrossRankCounts(mpi, java.nio.file.Path.of(args[1]));
                 case "die" -> die(mpi);

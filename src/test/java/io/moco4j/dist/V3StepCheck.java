@@ -35,6 +35,15 @@ final class V3StepCheck {
     static int steps(String backbone) {
         return backbone.equals("vit") ? 2 : 3;
     }
+
+    /**
+     * In bf16 one step: bf16 rounding makes the one-process step on the reordered batch drift from the original by more
+     * than the weights move within 3 steps (measured: 1.2-1.5x their change at step 3), which would leave no room to
+     * tell a broken SyncBN or gather from rounding. After the first step the floor is still tight.
+     */
+    static int steps(String backbone, io.moco4j.precision.Precision precision) {
+        return precision == io.moco4j.precision.Precision.FP32 ? steps(backbone) : 1;
+    }
     /**
      * Small enough that float noise is not amplified: LARS updates 1-d parameters (BN gamma/beta) by plain momentum
      * SGD, and at lr 0.8 their large gradients turn 1e-7 differences into 1e-3 within two steps.
@@ -68,6 +77,16 @@ final class V3StepCheck {
     }
 
     static void run(OpenMpi c, String backbone) {
+        run(c, backbone, io.moco4j.precision.Precision.FP32);
+    }
+
+    /**
+     * The same check with the encoders' and heads' forwards in {@code precision} (issue 21): in bf16 SyncBN's
+     * statistics are all-reduced from bf16 activations under autocast, the keys of both ranks gathered, and the ranks'
+     * gradients averaged in float32; the reversed-batch floor is measured in the same precision, so the bound is as
+     * wide as bf16 makes the one-process step itself, no wider.
+     */
+    static void run(OpenMpi c, String backbone, io.moco4j.precision.Precision precision) {
         int r = c.rank();
         MocoConfig cfg = config(backbone);
         try (NDManager root = NDManager.newBaseManager();
@@ -80,6 +99,9 @@ final class V3StepCheck {
             MocoV3 dist = (MocoV3) distMethod;
             MocoV3 single = (MocoV3) singleMethod;
             MocoV3 reordered = (MocoV3) reorderedMethod;
+            for (MomentumContrast m : new MomentumContrast[] {dist, single, reordered}) {
+                m.setPrecision(precision);
+            }
             dist.distribute(c);
             StateSync.startTogether(c, dist);
             Map<String, float[]> q0 = snapshot(single.encoderQ().stateDict());
@@ -87,7 +109,7 @@ final class V3StepCheck {
             String mine = r * B + ":" + (r + 1) * B;
             double worstLoss = 0;
             double lossNoise = 0;
-            for (int s = 0; s < steps(backbone); s++) {
+            for (int s = 0; s < steps(backbone, precision); s++) {
                 MomentumContrast.StepResult d;
                 MomentumContrast.StepResult o;
                 MomentumContrast.StepResult x;
@@ -100,8 +122,10 @@ final class V3StepCheck {
                 }
                 worstLoss = Math.max(worstLoss, Math.abs(d.loss() - o.loss()) / Math.abs(o.loss()));
                 lossNoise = Math.max(lossNoise, Math.abs(x.loss() - o.loss()) / Math.abs(o.loss()));
-                MpiRankMain.expect(Math.abs(d.acc1() - o.acc1()) < 1e-3, "step " + s + ": acc1 " + d.acc1() + " vs "
-                        + o.acc1());
+                // a near-tie may flip in bf16: allow what the reordered one-process step itself flips
+                double acc1Noise = Math.max(1e-3, Math.abs(x.acc1() - o.acc1()) + 1e-3);
+                MpiRankMain.expect(Math.abs(d.acc1() - o.acc1()) < acc1Noise, "step " + s + ": acc1 " + d.acc1() + " vs "
+                        + o.acc1() + " (reordered: " + x.acc1() + ")");
             }
             double none = Double.POSITIVE_INFINITY;
             withinNoise("loss", worstLoss, lossNoise, MocoV3MirroredStepTest.ULP_FLOOR);
@@ -117,10 +141,11 @@ final class V3StepCheck {
             float wo = withinNoise("optimizer state",
                     compare("optimizer state", optDist.state(), optSingle.state(), null, none),
                     compare("optimizer state", optReordered.state(), optSingle.state(), null, none));
-            System.out.printf(Locale.ROOT, "v3 %s step rank %d: loss %.3g (relative, noise floor %.3g), weights relative to"
-                    + " their change: query %.3g, predictor %.3g, momentum %.3g, optimizer %.3g%n", backbone, r, worstLoss,
+            System.out.printf(Locale.ROOT, "v3 %s %s step rank %d: loss %.3g (relative, noise floor %.3g), weights relative to"
+                    + " their change: query %.3g, predictor %.3g, momentum %.3g, optimizer %.3g%n", backbone, precision, r, worstLoss,
                     lossNoise, wq, wp, wk, wo);
-            MpiRankMain.ok(c, "v3-" + backbone + "-steps-equal-single-process");
+            MpiRankMain.ok(c, "v3-" + backbone + (precision == io.moco4j.precision.Precision.FP32 ? "" : "-" + precision)
+                    + "-steps-equal-single-process");
         }
     }
 
