@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
        exit 2 ;;
   esac
 done
-for script in model.py optim.py augment.py decode.py interop.py eval.py moco_official.py moco_step.py scaler.py; do
+for script in model.py optim.py augment.py decode.py interop.py eval.py moco_official.py moco_step.py scaler.py native_ops.py; do
   if [ -f "$script" ]; then
     echo "== $script"
     "$py" "$script"

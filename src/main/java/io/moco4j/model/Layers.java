@@ -7,6 +7,9 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
 import io.moco4j.precision.Autocast;
+import io.moco4j.precision.Float32;
+import io.moco4j.precision.NativeOps;
+import java.util.function.Supplier;
 
 /**
  * The functional ops of a ResNet (DJL static ops; each result is attached to its input's manager,
@@ -66,9 +69,29 @@ final class Layers {
      * Outside autocast (float32) that case is DJL's linear, unchanged: float32 results stay bit for bit the same.
      */
     static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        return linear(x, weight, bias, NativeOps::get);
+    }
+
+    /**
+     * {@link #linear(NDArray, NDArray, NDArray)} with the native ops taken from {@code ops} (only asked under
+     * autocast, so a float32 run never opens libtorch's symbols).
+     *
+     * <p>With a bias under autocast it is libtorch's own {@code at::linear} ({@link NativeOps#linear}): the autocast
+     * kernel casts the leaf weight (cached for the scope) instead of DJL's {@code W.t()} view, recast every pass,
+     * whose bf16 gradient came back as a transposed float32 copy (BENCHMARKS.md, issue 21, ViT biased linears). When
+     * this libtorch does not export it, the fold below (DJL's addmm) is the fallback: same single rounding, slower.
+     */
+    static NDArray linear(NDArray x, NDArray weight, NDArray bias, Supplier<NativeOps> ops) {
         Shape s = x.getShape();
-        if (bias == null && s.dimension() == 2 && Autocast.isOn(x.getDevice())) {
+        boolean autocast = Autocast.isOn(x.getDevice());
+        if (bias == null && s.dimension() == 2 && autocast) {
             return linearWeightFirst(x, weight);
+        }
+        if (bias != null && autocast) {
+            NDArray y = ops.get().linear(x, weight, bias);
+            if (y != null) {
+                return y;
+            }
         }
         if (bias == null || s.dimension() <= 2) {
             return Linear.linear(x, weight, bias).singletonOrThrow();
@@ -90,5 +113,25 @@ final class Layers {
         NDArray y = yt.transpose();
         yt.close();
         return y;
+    }
+
+    /**
+     * {@code x.softmax(-1)} as {@code torch.autocast} runs it: a reduced-precision (autocast) input goes to libtorch's
+     * {@code at::softmax} without a dtype, so autocast's own policy decides (on CPU bf16 in, bf16 out). DJL's softmax
+     * always names an output dtype and a bf16 input reads as UNKNOWN there (the JVM aborts), so without the native op
+     * the input is brought to float32 first, in the graph. float32 inputs take DJL's softmax, unchanged.
+     */
+    static NDArray softmaxLastAxis(NDArray x) {
+        return softmaxLastAxis(x, NativeOps::get);
+    }
+
+    static NDArray softmaxLastAxis(NDArray x, Supplier<NativeOps> ops) {
+        if (Float32.isReduced(x)) {
+            NDArray p = ops.get().softmax(x, -1);
+            if (p != null) {
+                return p;
+            }
+        }
+        return Float32.of(x).softmax(-1);
     }
 }

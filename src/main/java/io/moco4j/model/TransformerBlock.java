@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
-import io.moco4j.precision.Float32;
 import io.moco4j.util.Scalars;
 import java.util.Map;
 
@@ -103,9 +102,7 @@ final class TransformerBlock {
         NDArray scores = q.matMul(kt); // (N, H, L, L)
         q.close();
         kt.close();
-        // DJL's softmax names the output dtype, and a bf16 input (autocast) reads as UNKNOWN, which aborts the JVM:
-        // a reduced-precision score matrix is brought to float32 first (in the graph), the next matMul casts back
-        NDArray attn = Float32.of(scores).softmax(-1);
+        NDArray attn = Layers.softmaxLastAxis(scores); // bf16 stays bf16 under autocast, as in torch (see there)
         scores.close();
         NDArray o = attn.matMul(v); // (N, H, L, hd)
         attn.close();
