@@ -67,6 +67,8 @@ final class Layers {
      * head weight in a one-thread profile. With the weight itself as the cast operand it is cast once per autocast
      * scope and its gradient converted contiguously, as {@code torch.nn.Linear} under {@code torch.autocast} does.
      * Outside autocast (float32) that case is DJL's linear, unchanged: float32 results stay bit for bit the same.
+     * Under autocast a biased linear goes to libtorch's own {@code at::linear} (the overload below), the fold being
+     * its fallback.
      */
     static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
         return linear(x, weight, bias, NativeOps::get);
