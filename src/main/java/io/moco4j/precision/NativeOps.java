@@ -1,17 +1,13 @@
 package io.moco4j.precision;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.jni.LibUtils;
 import com.sun.jna.Function;
 import com.sun.jna.Memory;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * Two ATen ops that DJL 0.36 cannot call the way PyTorch does under autocast, called through JNA like
@@ -32,7 +28,7 @@ import java.nio.file.Path;
  * ({@code new torch::Tensor(...)}, freed by DJL with {@code delete}); an {@code at::Tensor} is one intrusive pointer
  * (8 bytes), so {@code const Tensor&} is the handle itself. The ops are the exported dispatcher entries
  * {@code at::_ops::linear::call} and {@code at::_ops::softmax_int::call} ({@code at::linear}/{@code at::softmax} are
- * inline wrappers of them). They return an {@code at::Tensor} by value, a class with a non-trivial destructor, so the
+ * inline wrappers of them; {@link InGraphCast} calls {@code to_dtype} the same way). They return an {@code at::Tensor} by value, a class with a non-trivial destructor, so the
  * caller passes the result's address as a hidden first argument: we allocate it with libstdc++'s
  * {@code operator new} so DJL's {@code delete} of the handle matches. {@code const std::optional<Tensor>&} points to
  * 16 bytes: the tensor's intrusive pointer, then the engaged flag (libstdc++'s {@code _Optional_payload}); it only
@@ -181,14 +177,11 @@ public final class NativeOps {
         }
     }
 
-    /** The libtorch_cpu DJL loaded, or null when it cannot be opened (then no op is available). */
+    /** The libtorch_cpu DJL loaded ({@link Autocast}'s), or null when it cannot be opened (then no op is available). */
     private static NativeLibrary library() {
-        Engine.getEngine("PyTorch");
-        String name = System.mapLibraryName("torch_cpu");
-        Path file = Path.of(LibUtils.getLibtorchPath()).resolve(name);
         try {
-            return NativeLibrary.getInstance(Files.exists(file) ? file.toString() : "torch_cpu");
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
+            return Autocast.libtorchCpu();
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
             return null;
         }
     }
