@@ -42,6 +42,9 @@ import com.sun.jna.Pointer;
 public final class NativeOps {
     static final String LINEAR = "_ZN2at4_ops6linear4callERKNS_6TensorES4_RKSt8optionalIS2_E";
     static final String SOFTMAX = "_ZN2at4_ops11softmax_int4callERKNS_6TensorElSt8optionalIN3c1010ScalarTypeEE";
+    /** {@code Tensor::to(ScalarType, non_blocking, copy, optional<MemoryFormat>)}: {@link InGraphCast}. */
+    static final String TO_DTYPE =
+            "_ZN2at4_ops8to_dtype4callERKNS_6TensorEN3c1010ScalarTypeEbbSt8optionalINS5_12MemoryFormatEE";
     private static final String OPERATOR_NEW = "_Znwm";
     private static final String OPERATOR_DELETE = "_ZdlPv";
 
@@ -49,6 +52,7 @@ public final class NativeOps {
 
     private final Function linear;
     private final Function softmax;
+    private final Function toDtype;
     private final Function operatorNew;
     private final Function operatorDelete;
 
@@ -63,6 +67,7 @@ public final class NativeOps {
         operatorDelete = d;
         linear = alloc ? find(lib, linearSymbol) : null;
         softmax = alloc ? find(lib, softmaxSymbol) : null;
+        toDtype = alloc ? find(lib, TO_DTYPE) : null;
     }
 
     /** The ops of the libtorch DJL loaded; an instance that can run neither when it exports none of them. */
@@ -94,6 +99,19 @@ public final class NativeOps {
 
     public boolean hasSoftmax() {
         return softmax != null;
+    }
+
+    /**
+     * {@code x.to(scalarType)} recorded by autograd (its backward returns the gradient in {@code x}'s dtype), attached
+     * to {@code x}'s manager; null when this libtorch does not export it. {@code scalarType} is a {@code c10::ScalarType}
+     * code (Float 6, Half 5, BFloat16 15), which never throws for a PyTorch array.
+     */
+    public NDArray toDtype(NDArray x, int scalarType) {
+        if (toDtype == null || !(x instanceof PtNDArray)) {
+            return null;
+        }
+        // non_blocking false, copy false, memory_format nullopt (a 2-byte optional in one register: 0)
+        return call(toDtype, x, tensor(x), scalarType, 0, 0, 0);
     }
 
     /**
