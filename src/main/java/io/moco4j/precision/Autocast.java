@@ -189,7 +189,7 @@ public final class Autocast implements AutoCloseable {
         }
 
         /** The libtorch_cpu that DJL loaded (the engine is started first, so this is the already-loaded library). */
-        static NativeLibrary library() {
+        private static NativeLibrary library() {
             Engine.getEngine("PyTorch");
             String name = System.mapLibraryName("torch_cpu");
             Path file = Path.of(LibUtils.getLibtorchPath()).resolve(name);

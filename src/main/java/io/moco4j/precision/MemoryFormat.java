@@ -114,7 +114,7 @@ public final class MemoryFormat {
         /** {@code contiguousName} is a parameter so that a test can ask for a symbol that does not exist. */
         static Symbols load(String contiguousName) {
             try {
-                NativeLibrary lib = Autocast.Symbols.library();
+                NativeLibrary lib = Autocast.libtorchCpu();
                 return new Symbols(lib.getFunction(contiguousName), lib.getFunction(STRIDE_CALL),
                         lib.getFunction(OPERATOR_NEW));
             } catch (UnsatisfiedLinkError | RuntimeException e) {
