@@ -99,7 +99,7 @@ public final class Autocast implements AutoCloseable {
         return Symbols.get().isEnabled(deviceType(device));
     }
 
-    /** The libtorch_cpu library DJL loaded, for other entry points DJL does not wrap ({@link InGraphCast}). */
+    /** The libtorch_cpu library DJL loaded, for other entry points DJL does not wrap ({@link NativeOps}). */
     static NativeLibrary libtorchCpu() {
         return Symbols.library();
     }
