@@ -28,6 +28,7 @@ public final class ResNet extends StateNetwork implements Encoder {
     private final List<ResidualBlock> blocks = new ArrayList<>();
     private final List<NDArray[]> headLayers = new ArrayList<>();
     private int bnSplits;
+    private InputLayout inputLayout = InputLayout.fromProperty();
 
     private ResNet(ResNetSpec spec, NDManager manager, long seed) {
         super(manager, spec.layout(), seed, "");
@@ -84,7 +85,11 @@ public final class ResNet extends StateNetwork implements Encoder {
     public NDArray features(NDArray x, boolean training) {
         checkInput(x);
         int s = bnSplits;
-        NDArray c = spec.cifarStem() ? Layers.conv(x, stemConv, 1, 1) : Layers.conv(x, stemConv, 2, 3);
+        NDArray in = inputLayout.apply(x, training, s);
+        NDArray c = spec.cifarStem() ? Layers.conv(in, stemConv, 1, 1) : Layers.conv(in, stemConv, 2, 3);
+        if (in != x) {
+            in.close();
+        }
         NDArray b = stemBn.forward(c, training, s);
         c.close();
         NDArray h = Layers.relu(b);
@@ -139,6 +144,15 @@ public final class ResNet extends StateNetwork implements Encoder {
             throw new UserException("bn-splits must be >= 1 (1 = plain BatchNorm), got " + s);
         }
         bnSplits = s;
+    }
+
+    /** The memory layout of the input batch (see {@link InputLayout}; a speed choice, results equal up to rounding). */
+    public InputLayout inputLayout() {
+        return inputLayout;
+    }
+
+    public void setInputLayout(InputLayout layout) {
+        inputLayout = java.util.Objects.requireNonNull(layout);
     }
 
     /**
