@@ -8,10 +8,12 @@ import com.sun.jna.Memory;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
+import java.util.function.UnaryOperator;
 
 /**
- * Two ATen ops that DJL 0.36 cannot call the way PyTorch does under autocast, called through JNA like
- * {@link Autocast} (nothing to compile):
+ * ATen ops that DJL 0.36 lacks or runs differently from PyTorch, called through JNA like {@link Autocast} (nothing to
+ * compile): the cast {@code Tensor::to(dtype)} inside the graph ({@link InGraphCast}), {@code contiguous(memory_format)}
+ * and {@code stride} ({@link MemoryFormat}), and two ops whose DJL versions behave differently under autocast:
  * <ul>
  * <li>{@code at::linear} ({@code torch.nn.functional.linear}). DJL runs libtorch's C++ {@code nn::functional::linear},
  * i.e. {@code addmm(b, x, W.t())}: autocast then casts the view {@code W.t()}, which it never caches (only leaves are
@@ -43,6 +45,9 @@ public final class NativeOps {
     static final String LINEAR = "_ZN2at4_ops6linear4callERKNS_6TensorES4_RKSt8optionalIS2_E";
     static final String SOFTMAX = "_ZN2at4_ops11softmax_int4callERKNS_6TensorElSt8optionalIN3c1010ScalarTypeEE";
     /** {@code Tensor::to(ScalarType, non_blocking, copy, optional<MemoryFormat>)}: {@link InGraphCast}. */
+    /** {@code Tensor::contiguous(MemoryFormat)} and {@code Tensor::stride(dim)}: {@link MemoryFormat}. */
+    static final String CONTIGUOUS = "_ZN2at4_ops10contiguous4callERKNS_6TensorEN3c1012MemoryFormatE";
+    static final String STRIDE = "_ZN2at4_ops10stride_int4callERKNS_6TensorEl";
     static final String TO_DTYPE =
             "_ZN2at4_ops8to_dtype4callERKNS_6TensorEN3c1010ScalarTypeEbbSt8optionalINS5_12MemoryFormatEE";
     private static final String OPERATOR_NEW = "_Znwm";
@@ -53,10 +58,12 @@ public final class NativeOps {
     private final Function linear;
     private final Function softmax;
     private final Function toDtype;
+    private final Function contiguous;
+    private final Function stride;
     private final Function operatorNew;
     private final Function operatorDelete;
 
-    private NativeOps(NativeLibrary lib, String linearSymbol, String softmaxSymbol) {
+    private NativeOps(NativeLibrary lib, UnaryOperator<String> symbol) {
         if (!(Platform.isLinux() && Platform.isIntel() && Platform.is64Bit())) {
             lib = null; // the hidden-result-argument convention and libstdc++'s layouts above are x86-64 Linux's
         }
@@ -65,9 +72,11 @@ public final class NativeOps {
         boolean alloc = n != null && d != null;
         operatorNew = n;
         operatorDelete = d;
-        linear = alloc ? find(lib, linearSymbol) : null;
-        softmax = alloc ? find(lib, softmaxSymbol) : null;
-        toDtype = alloc ? find(lib, TO_DTYPE) : null;
+        linear = alloc ? find(lib, symbol.apply(LINEAR)) : null;
+        softmax = alloc ? find(lib, symbol.apply(SOFTMAX)) : null;
+        toDtype = alloc ? find(lib, symbol.apply(TO_DTYPE)) : null;
+        contiguous = alloc ? find(lib, symbol.apply(CONTIGUOUS)) : null;
+        stride = find(lib, symbol.apply(STRIDE)); // returns a plain int64: no result slot needed
     }
 
     /** The ops of the libtorch DJL loaded; an instance that can run neither when it exports none of them. */
@@ -77,7 +86,7 @@ public final class NativeOps {
             synchronized (NativeOps.class) {
                 s = shared;
                 if (s == null) {
-                    s = load(LINEAR, SOFTMAX);
+                    s = new NativeOps(library(), UnaryOperator.identity());
                     shared = s;
                 }
             }
@@ -90,7 +99,12 @@ public final class NativeOps {
      * without that op, which callers answer with DJL's own op).
      */
     public static NativeOps load(String linearSymbol, String softmaxSymbol) {
-        return new NativeOps(library(), linearSymbol, softmaxSymbol);
+        return renamed(name -> name.equals(LINEAR) ? linearSymbol : name.equals(SOFTMAX) ? softmaxSymbol : name);
+    }
+
+    /** The ops with each symbol name passed through {@code symbol} (tests: a name libtorch does not export). */
+    static NativeOps renamed(UnaryOperator<String> symbol) {
+        return new NativeOps(library(), symbol);
     }
 
     public boolean hasLinear() {
@@ -99,6 +113,35 @@ public final class NativeOps {
 
     public boolean hasSoftmax() {
         return softmax != null;
+    }
+
+    public boolean hasContiguous() {
+        return contiguous != null && stride != null;
+    }
+
+    /**
+     * {@code x.contiguous(memoryFormat)} (a {@code c10::MemoryFormat} code: Contiguous 0, ChannelsLast 2; an int8 enum
+     * passed in a register), recorded by autograd, attached to {@code x}'s manager; null without the op or for an
+     * array that is not a 4-D PyTorch one (ChannelsLast throws on other ranks, and a C++ exception through JNA would
+     * abort the JVM).
+     */
+    public NDArray contiguous(NDArray x, int memoryFormat) {
+        if (contiguous == null || !(x instanceof PtNDArray) || x.getShape().dimension() != 4) {
+            return null;
+        }
+        return call(contiguous, x, tensor(x), memoryFormat);
+    }
+
+    /** libtorch's strides of {@code x} in elements (DJL does not expose them), or null without the op. */
+    public long[] strides(NDArray x) {
+        if (stride == null || !(x instanceof PtNDArray)) {
+            return null;
+        }
+        long[] out = new long[x.getShape().dimension()];
+        for (int d = 0; d < out.length; d++) {
+            out[d] = stride.invokeLong(new Object[] {tensor(x), (long) d});
+        }
+        return out;
     }
 
     /**
