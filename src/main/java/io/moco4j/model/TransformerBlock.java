@@ -93,15 +93,19 @@ final class TransformerBlock {
         qkv.close();
         NDList parts = split.split(3, 0);
         split.close();
-        NDArray q = Scalars.mul(parts.get(0).squeeze(0), 1.0 / Math.sqrt(hd)); // not DJL mul(Number): see Scalars
+        NDArray q = parts.get(0).squeeze(0);
         NDArray k = parts.get(1).squeeze(0);
         NDArray v = parts.get(2).squeeze(0);
         parts.close();
         NDArray kt = k.transpose(0, 1, 3, 2);
         k.close();
-        NDArray scores = q.matMul(kt); // (N, H, L, L)
+        // timm's order, (q k^T) x scale: under bf16 autocast each product is rounded, so scaling q first is another
+        // result (not DJL mul(Number): see Scalars)
+        NDArray raw = q.matMul(kt); // (N, H, L, L)
         q.close();
         kt.close();
+        NDArray scores = Scalars.mul(raw, 1.0 / Math.sqrt(hd));
+        raw.close();
         NDArray attn = Layers.softmaxLastAxis(scores); // bf16 stays bf16 under autocast, as in torch (see there)
         scores.close();
         NDArray o = attn.matMul(v); // (N, H, L, hd)
