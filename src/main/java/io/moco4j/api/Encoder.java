@@ -131,7 +131,7 @@ public final class Encoder implements ImageEncoder {
         this.config = config;
         this.description = description;
         this.options = options;
-        this.precision = network == null ? Precision.FP32 : supportedPrecision(options.precision(), config, manager.getDevice());
+        this.precision = network == null ? Precision.FP32 : supportedPrecision(options.precision(), manager.getDevice());
         this.features = features(options.layer());
         this.preprocessing = EvalPreprocessing.forSize(imageSize());
         int side = imageSize();
@@ -386,17 +386,11 @@ public final class Encoder implements ImageEncoder {
      * {@code requested} resolved on {@code device} ({@code auto}: bf16 where the hardware computes it natively),
      * checked to be one libtorch's autocast computes there (one line naming the fix otherwise).
      */
-    private static Precision supportedPrecision(Precision requested, MocoConfig config, ai.djl.Device device) {
-        Precision p = requested.resolve(device);
-        if (p.mixed() && config.model().arch().startsWith("vit") && !VIT_UNDER_AUTOCAST) {
-            throw new UserException("--precision " + p + " is not available for a ViT encoder yet (its forward pass under"
-                    + " libtorch's autocast aborts the JVM); use --precision fp32 for " + config.model().arch());
-        }
-        return AutocastSupport.require(device, p);
+    private static Precision supportedPrecision(Precision requested, ai.djl.Device device) {
+        // every backbone runs under autocast: ResNet and ViT embeddings within their derived bf16 bounds
+        // (EncoderPrecisionTest, EncoderVitPrecisionTest)
+        return AutocastSupport.require(device, requested.resolve(device));
     }
-
-    /** False until the ViT forward runs under autocast without aborting (issue 21, the training side's fix). */
-    static final boolean VIT_UNDER_AUTOCAST = false;
 
     /** The precision the forward passes run in, resolved on the device (fp32, bf16 or fp16; never auto). */
     public Precision precision() {

@@ -253,15 +253,6 @@ class EncoderPrecisionTest {
     }
 
     @Test
-    void aVitEncoderInBf16IsRefusedInOneLineUntilItsForwardRunsUnderAutocast() {
-        UserException e = assertThrows(UserException.class, () -> Encoder.randomInit("cpu-vit", 0,
-                Encoder.Options.defaults().withDevice("cpu").withPrecision(Precision.BF16)));
-        assertTrue(e.getMessage().contains("--precision fp32"), e.getMessage());
-        assertFalse(e.getMessage().contains("\n"), e.getMessage());
-        assertFalse(Autocast.isEnabled(CPU));
-    }
-
-    @Test
     void anOnnxModelRefusesBf16() {
         UserException e = assertThrows(UserException.class, () -> OnnxEncoder.load(tmp.resolve("model.onnx"),
                 Encoder.Options.defaults().withPrecision(Precision.BF16)));

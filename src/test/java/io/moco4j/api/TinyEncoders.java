@@ -35,12 +35,21 @@ public final class TinyEncoders {
      */
     public static Path checkpoint(Path dir, long seed, boolean bf16Weights) throws IOException {
         MocoConfig cfg = ConfigLoader.defaults().preset("cpu-small").set("model.width=0.125").set("model.dim=8").build();
-        Path file = dir.resolve("tiny-" + seed + (bf16Weights ? "-bf16w" : "") + ".ckpt");
+        return checkpoint(dir.resolve("tiny-" + seed + (bf16Weights ? "-bf16w" : "") + ".ckpt"), cfg, seed,
+                (key, v) -> bf16Weights && v.getShape().dimension() >= 2);
+    }
+
+    /**
+     * The encoder of {@code cfg} with random weights (from {@code seed}) as an encoder checkpoint at {@code file}, with
+     * the tensors that {@code rounded} picks rounded to the nearest bf16 value (ties to even), kept in float32.
+     */
+    public static Path checkpoint(Path file, MocoConfig cfg, long seed,
+                                  java.util.function.BiPredicate<String, NDArray> rounded) throws IOException {
         try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
             io.moco4j.model.Encoder net = Encoders.create(cfg, m, seed);
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             net.stateDict().forEach((k, v) -> {
-                if (bf16Weights && v.getShape().dimension() >= 2) {
+                if (rounded.test(k, v)) {
                     float[] x = v.toFloatArray();
                     for (int i = 0; i < x.length; i++) {
                         x[i] = roundToBf16(x[i]);
