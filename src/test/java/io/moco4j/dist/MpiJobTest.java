@@ -115,20 +115,20 @@ class MpiJobTest {
     }
 
     /**
-     * Issue 21: the v3 ResNet steps in bf16 on 2 ranks with SyncBN against one process in bf16, within the floor of the
+     * Issue 21: the first v3 step in bf16 on 2 ranks with SyncBN against one process in bf16, within the floor of the
      * one-process bf16 step on the batch in another order (V3StepCheck). Skipped without native bf16 (then libtorch
      * emulates it and the floor says nothing about the kernels users run).
      */
-    @Test
-    void bf16V3StepsOnTwoRanksWithSyncBnEqualTheSingleProcessBf16Steps() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"resnet", "vit"})
+    void bf16V3StepsOnTwoRanksWithSyncBnEqualTheSingleProcessBf16Steps(String backbone) throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(io.moco4j.precision.Precision.AUTO.resolve(ai.djl.Device.cpu())
-                == io.moco4j.precision.Precision.BF16,
-                "this CPU has no native bf16 (avx512_bf16 / amx_bf16)");
-        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v3step", "resnet", "bf16");
+                == io.moco4j.precision.Precision.BF16, "this CPU has no native bf16 (avx512_bf16 / amx_bf16)");
+        Job job = run(300, List.of("-Dai.djl.pytorch.num_threads=1"), "v3step", backbone, "bf16");
         assertEquals(0, job.exit(), job.output());
-        System.out.println(job.output().lines().filter(l -> l.startsWith("v3 resnet")).reduce("", (a, b) -> a + b + "\n"));
+        System.out.println(job.output().lines().filter(l -> l.startsWith("v3 " + backbone)).reduce("", (a, b) -> a + b + "\n"));
         for (int rank = 0; rank < 2; rank++) {
-            assertTrue(job.output().contains("ok v3-resnet-bf16-steps-equal-single-process rank " + rank + "\n"),
+            assertTrue(job.output().contains("ok v3-" + backbone + "-bf16-steps-equal-single-process rank " + rank + "\n"),
                     job.output());
         }
     }
