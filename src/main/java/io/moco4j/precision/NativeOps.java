@@ -30,9 +30,10 @@ import java.util.function.UnaryOperator;
  * ({@code new torch::Tensor(...)}, freed by DJL with {@code delete}); an {@code at::Tensor} is one intrusive pointer
  * (8 bytes), so {@code const Tensor&} is the handle itself. The ops are the exported dispatcher entries
  * {@code at::_ops::linear::call} and {@code at::_ops::softmax_int::call} ({@code at::linear}/{@code at::softmax} are
- * inline wrappers of them; {@link InGraphCast} calls {@code to_dtype} the same way). They return an {@code at::Tensor} by value, a class with a non-trivial destructor, so the
- * caller passes the result's address as a hidden first argument: we allocate it with libstdc++'s
- * {@code operator new} so DJL's {@code delete} of the handle matches. {@code const std::optional<Tensor>&} points to
+ * inline wrappers of them; {@code to_dtype} and {@code contiguous} are called the same way). They return an
+ * {@code at::Tensor} by value, a class with a non-trivial destructor, so the caller passes the result's address as a
+ * hidden first argument: we allocate it with libstdc++'s {@code operator new} so DJL's {@code delete} of the handle
+ * matches. {@code const std::optional<Tensor>&} points to
  * 16 bytes: the tensor's intrusive pointer, then the engaged flag (libstdc++'s {@code _Optional_payload}); it only
  * borrows the bias's pointer for the call, so no reference count changes hands. {@code std::optional<ScalarType>} by
  * value is 2 bytes in one register: 0 is {@code nullopt}.
@@ -44,10 +45,10 @@ import java.util.function.UnaryOperator;
 public final class NativeOps {
     static final String LINEAR = "_ZN2at4_ops6linear4callERKNS_6TensorES4_RKSt8optionalIS2_E";
     static final String SOFTMAX = "_ZN2at4_ops11softmax_int4callERKNS_6TensorElSt8optionalIN3c1010ScalarTypeEE";
-    /** {@code Tensor::to(ScalarType, non_blocking, copy, optional<MemoryFormat>)}: {@link InGraphCast}. */
     /** {@code Tensor::contiguous(MemoryFormat)} and {@code Tensor::stride(dim)}: {@link MemoryFormat}. */
     static final String CONTIGUOUS = "_ZN2at4_ops10contiguous4callERKNS_6TensorEN3c1012MemoryFormatE";
     static final String STRIDE = "_ZN2at4_ops10stride_int4callERKNS_6TensorEl";
+    /** {@code Tensor::to(ScalarType, non_blocking, copy, optional<MemoryFormat>)}: {@link InGraphCast}. */
     static final String TO_DTYPE =
             "_ZN2at4_ops8to_dtype4callERKNS_6TensorEN3c1010ScalarTypeEbbSt8optionalINS5_12MemoryFormatEE";
     private static final String OPERATOR_NEW = "_Znwm";
