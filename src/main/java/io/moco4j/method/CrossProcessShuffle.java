@@ -49,10 +49,7 @@ public final class CrossProcessShuffle implements KeyShuffler {
         Shard mine = new Shard(collectives.rank(), ranks, groups);
         long[] row = KeyGather.gatheredRow(ranks, groups, local);
         long[] perm = globalPermutation(local * ranks, step);
-        long[] inverse = new long[perm.length];
-        for (int i = 0; i < perm.length; i++) {
-            inverse[(int) perm[i]] = i;
-        }
+        long[] inverse = KeyShuffler.inverse(perm);
         long[] take = new long[local]; // my l-th row of the shuffled batch: shuffled position q holds image perm[q]
         long[] back = new long[local]; // my l-th image sits at shuffled position inverse[p]
         for (int l = 0; l < local; l++) {
@@ -65,19 +62,11 @@ public final class CrossProcessShuffle implements KeyShuffler {
         NDArray shuffled = all.get(m.create(take));
         all.close();
         NDArray restoreRows = m.create(back);
-        return new Shuffled() {
-            @Override
-            public NDArray batch() {
-                return shuffled;
-            }
-
-            @Override
-            public NDArray restore(NDArray rows) {
-                NDArray gathered = collectives.allGather(rows);
-                NDArray own = gathered.get(restoreRows);
-                gathered.close();
-                return own;
-            }
-        };
+        return Shuffled.of(shuffled, rows -> {
+            NDArray gathered = collectives.allGather(rows);
+            NDArray own = gathered.get(restoreRows);
+            gathered.close();
+            return own;
+        });
     }
 }
