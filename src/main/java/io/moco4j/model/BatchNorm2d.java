@@ -46,6 +46,15 @@ public final class BatchNorm2d {
         this.numBatchesTracked = numBatchesTracked;
     }
 
+    /**
+     * Whether a BN output of this pass may be overwritten in place (torchvision's {@code ReLU(inplace=True)} and
+     * {@code out += identity}): not while a {@link BatchNormHook} is installed (SyncBN's output is a leaf that requires
+     * gradients, which libtorch refuses to modify), and not with split BN in training (the output is a reshape view).
+     */
+    public static boolean outputOverwritable(boolean training, int splits) {
+        return !training || (splits == 1 && BatchNormHook.current() == null);
+    }
+
     /** The BN whose tensors are {@code prefix.weight}, {@code prefix.bias}, {@code prefix.running_mean}, ... */
     public static BatchNorm2d of(Map<String, NDArray> state, String prefix) {
         return new BatchNorm2d(get(state, prefix + ".weight"), get(state, prefix + ".bias"),

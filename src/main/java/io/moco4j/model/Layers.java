@@ -48,6 +48,20 @@ final class Layers {
         return Activation.relu(x);
     }
 
+    /**
+     * relu(x), computed in place in {@code x} when {@code overwritable} (and libtorch's {@code relu_} is reachable), as
+     * torchvision's {@code ReLU(inplace=True)}: no new activation to allocate and write. Either way {@code x} is used up:
+     * the result is x itself or a new array, and x is closed in the second case.
+     */
+    static NDArray reluReplacing(NDArray x, boolean overwritable) {
+        if (overwritable && NativeOps.get().reluInPlace(x)) {
+            return x;
+        }
+        NDArray r = Activation.relu(x);
+        x.close();
+        return r;
+    }
+
     /** torchvision's stem pool: MaxPool2d(kernel_size=3, stride=2, padding=1). */
     static NDArray maxPool3x3s2(NDArray x) {
         return Pool.maxPool2d(x, new Shape(3, 3), new Shape(2, 2), new Shape(1, 1), false);

@@ -92,8 +92,7 @@ public final class ResNet extends StateNetwork implements Encoder {
         }
         NDArray b = stemBn.forward(c, training, s);
         c.close();
-        NDArray h = Layers.relu(b);
-        b.close();
+        NDArray h = Layers.reluReplacing(b, BatchNorm2d.outputOverwritable(training, s));
         if (!spec.cifarStem()) {
             NDArray p = Layers.maxPool3x3s2(h);
             h.close();

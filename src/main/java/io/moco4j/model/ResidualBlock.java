@@ -32,31 +32,37 @@ final class ResidualBlock {
         downsampleBn = downsampleConv == null ? null : BatchNorm2d.of(state, prefix + "downsample.1");
     }
 
-    /** Returns a new array in {@code x}'s manager; {@code x} itself is left open. Intermediates are closed early. */
+    /**
+     * Returns a new array in {@code x}'s manager; {@code x} itself is left open. Intermediates are closed early. When
+     * BN outputs may be overwritten ({@link BatchNorm2d#outputOverwritable}), the ReLUs and the residual sum run in
+     * place, as torchvision's block does: the same values and gradients, without writing a new activation each time.
+     */
     NDArray forward(NDArray x, boolean training, int splits) {
+        boolean inPlace = BatchNorm2d.outputOverwritable(training, splits);
         NDArray out;
         if (bottleneck) {
-            out = convBnRelu(x, conv1, bn1, 1, 0, training, splits, false);
-            out = convBnRelu(out, conv2, bn2, stride, 1, training, splits, true);
+            out = convBnRelu(x, conv1, bn1, 1, 0, training, splits, false, inPlace);
+            out = convBnRelu(out, conv2, bn2, stride, 1, training, splits, true, inPlace);
             out = convBn(out, conv3, bn3, 1, 0, training, splits, true);
         } else {
-            out = convBnRelu(x, conv1, bn1, stride, 1, training, splits, false);
+            out = convBnRelu(x, conv1, bn1, stride, 1, training, splits, false, inPlace);
             out = convBn(out, conv2, bn2, 1, 1, training, splits, true);
         }
-        // Out of place (bit-identical to addi): under SyncBN the BN output is a leaf that requires gradients (a cut
-        // of the backward pass, see io.moco4j.dist.SyncBnBackward), and libtorch refuses in-place ops on such leaves.
+        NDArray shortcut = downsampleConv == null ? x
+                : convBn(x, downsampleConv, downsampleBn, stride, 0, training, splits, false);
         NDArray sum;
-        if (downsampleConv != null) {
-            try (NDArray shortcut = convBn(x, downsampleConv, downsampleBn, stride, 0, training, splits, false)) {
-                sum = out.add(shortcut);
-            }
+        if (inPlace) {
+            sum = out.addi(shortcut);
         } else {
-            sum = out.add(x);
+            // Out of place (bit-identical to addi): under SyncBN the BN output is a leaf that requires gradients (a cut
+            // of the backward pass, see io.moco4j.dist.SyncBnBackward), and libtorch refuses in-place ops on such leaves.
+            sum = out.add(shortcut);
+            out.close();
         }
-        out.close();
-        NDArray result = Layers.relu(sum);
-        sum.close();
-        return result;
+        if (shortcut != x) {
+            shortcut.close();
+        }
+        return Layers.reluReplacing(sum, inPlace);
     }
 
     private static NDArray convBn(NDArray x, NDArray w, BatchNorm2d bn, int stride, int pad, boolean training,
@@ -71,10 +77,7 @@ final class ResidualBlock {
     }
 
     private static NDArray convBnRelu(NDArray x, NDArray w, BatchNorm2d bn, int stride, int pad, boolean training,
-                                      int splits, boolean closeInput) {
-        NDArray y = convBn(x, w, bn, stride, pad, training, splits, closeInput);
-        NDArray r = Layers.relu(y);
-        y.close();
-        return r;
+                                      int splits, boolean closeInput, boolean inPlace) {
+        return Layers.reluReplacing(convBn(x, w, bn, stride, pad, training, splits, closeInput), inPlace);
     }
 }

@@ -13,7 +13,8 @@ import java.util.function.UnaryOperator;
 /**
  * ATen ops that DJL 0.36 lacks or runs differently from PyTorch, called through JNA like {@link Autocast} (nothing to
  * compile): the cast {@code Tensor::to(dtype)} inside the graph ({@link InGraphCast}), {@code contiguous(memory_format)}
- * and {@code stride} ({@link MemoryFormat}), and two ops whose DJL versions behave differently under autocast:
+ * and {@code stride} ({@link MemoryFormat}), the in-place {@code relu_} DJL lacks (the ResNet's blocks), and two ops
+ * whose DJL versions behave differently under autocast:
  * <ul>
  * <li>{@code at::linear} ({@code torch.nn.functional.linear}). DJL runs libtorch's C++ {@code nn::functional::linear},
  * i.e. {@code addmm(b, x, W.t())}: autocast then casts the view {@code W.t()}, which it never caches (only leaves are
@@ -48,6 +49,8 @@ public final class NativeOps {
     /** {@code Tensor::contiguous(MemoryFormat)} and {@code Tensor::stride(dim)}: {@link MemoryFormat}. */
     static final String CONTIGUOUS = "_ZN2at4_ops10contiguous4callERKNS_6TensorEN3c1012MemoryFormatE";
     static final String STRIDE = "_ZN2at4_ops10stride_int4callERKNS_6TensorEl";
+    /** {@code Tensor::relu_()}: torchvision's {@code ReLU(inplace=True)}, {@link #reluInPlace}. */
+    static final String RELU_ = "_ZN2at4_ops5relu_4callERNS_6TensorE";
     /** {@code Tensor::to(ScalarType, non_blocking, copy, optional<MemoryFormat>)}: {@link InGraphCast}. */
     static final String TO_DTYPE =
             "_ZN2at4_ops8to_dtype4callERKNS_6TensorEN3c1010ScalarTypeEbbSt8optionalINS5_12MemoryFormatEE";
@@ -61,6 +64,7 @@ public final class NativeOps {
     private final Function toDtype;
     private final Function contiguous;
     private final Function stride;
+    private final Function reluInPlace;
     private final Function operatorNew;
     private final Function operatorDelete;
 
@@ -78,6 +82,7 @@ public final class NativeOps {
         toDtype = alloc ? find(lib, symbol.apply(TO_DTYPE)) : null;
         contiguous = alloc ? find(lib, symbol.apply(CONTIGUOUS)) : null;
         stride = find(lib, symbol.apply(STRIDE)); // returns a plain int64: no result slot needed
+        reluInPlace = find(lib, symbol.apply(RELU_)); // returns Tensor&, i.e. a pointer: no result slot either
     }
 
     /** The ops of the libtorch DJL loaded; an instance that can run neither when it exports none of them. */
@@ -131,6 +136,20 @@ public final class NativeOps {
             return null;
         }
         return call(contiguous, x, tensor(x), memoryFormat);
+    }
+
+    /**
+     * {@code x.relu_()}: x is overwritten with relu(x) and autograd records it as PyTorch's in-place ReLU (its backward
+     * reads the result, as the out-of-place one does: same values, same gradients). Returns false, touching nothing,
+     * without the op. The caller must know that {@code x} may be overwritten: not a leaf that requires gradients (libtorch
+     * throws, and a C++ exception through JNA aborts the JVM), and not an input some recorded op still needs.
+     */
+    public boolean reluInPlace(NDArray x) {
+        if (reluInPlace == null || !(x instanceof PtNDArray)) {
+            return false;
+        }
+        reluInPlace.invokePointer(new Object[] {tensor(x)});
+        return true;
     }
 
     /** libtorch's strides of {@code x} in elements (DJL does not expose them), or null without the op. */
