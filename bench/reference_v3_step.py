@@ -101,6 +101,8 @@ def main():
     p.add_argument("--autocast", choices=["none", "bf16"], default="none",
                    help="bf16: the forward (loss included) under torch.autocast('cpu', torch.bfloat16), as main_moco.py"
                         " runs it under torch.cuda.amp.autocast; backward and optimizer step outside, in float32")
+    p.add_argument("--turns", action="store_true",
+                   help="before every step wait for a line on stdin, after it print 'done WALL CPU' (bench/paired_ab.py)")
     a = p.parse_args()
     blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
     init = official_one_process(a.moco_v3, a.threads, a.autocast)
@@ -109,6 +111,8 @@ def main():
     x2 = torch.randn(a.batch, 3, a.size, a.size)
     times, cpu = [], []
     for i in range(a.warmup + a.steps):
+        if a.turns and not sys.stdin.readline():
+            sys.exit("--turns: stdin closed before the last step")
         c0 = time.process_time()
         t0 = time.perf_counter()
         with autocast(a.autocast):
@@ -117,9 +121,12 @@ def main():
         loss.backward()
         optimizer.step()
         float(loss)
+        wall, used = time.perf_counter() - t0, time.process_time() - c0  # CPU: all threads', hardly moved by other load
         if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)  # all threads' CPU seconds: hardly affected by other load
+            times.append(wall)
+            cpu.append(used)
+        if a.turns:
+            print("done %.6f %.6f" % (wall, used), flush=True)
     s = sorted(times)
     median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
     print(json.dumps({"blas": blas, "impl": "moco-v3-official", "torch": torch.__version__, "arch": "vit_%d_%d_%d" % tuple(a.vit_size) if a.vit else a.arch,

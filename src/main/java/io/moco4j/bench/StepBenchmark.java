@@ -32,8 +32,34 @@ import java.util.Random;
 public final class StepBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** What to run: timed steps after warm-up steps; {@code profile} adds one step under libtorch's profiler. */
-    public record Plan(int warmupSteps, int timedSteps, boolean profile) {}
+    /**
+     * What to run: timed steps after warm-up steps; {@code profile} adds one step under libtorch's profiler;
+     * {@code gate} is asked before every step (warm-up too) and told each step's seconds after it.
+     */
+    public record Plan(int warmupSteps, int timedSteps, boolean profile, StepGate gate) {
+        public Plan(int warmupSteps, int timedSteps, boolean profile) {
+            this(warmupSteps, timedSteps, profile, StepGate.OPEN);
+        }
+    }
+
+    /**
+     * Lets another program take turns with this benchmark step by step: bench/paired_ab.py runs two implementations
+     * at once and alternates their steps, so both see the same machine (on a shared or throttled machine the speed
+     * drifts by tens of percent within minutes, which separate runs mistake for a difference between them).
+     */
+    public interface StepGate {
+        StepGate OPEN = new StepGate() {
+            @Override
+            public void awaitTurn() {}
+
+            @Override
+            public void stepDone(double wallSeconds, double cpuSeconds) {}
+        };
+
+        void awaitTurn() throws IOException;
+
+        void stepDone(double wallSeconds, double cpuSeconds) throws IOException;
+    }
 
     /**
      * Per-step seconds and derived figures. {@code stepCpuSeconds}: the process's CPU seconds per step (all threads),
@@ -100,13 +126,17 @@ public final class StepBenchmark {
             double[] times = new double[plan.timedSteps()];
             double[] cpu = new double[plan.timedSteps()];
             for (int i = 0; i < plan.warmupSteps() + plan.timedSteps(); i++) {
+                plan.gate().awaitTurn();
                 long c0 = processCpuNanos();
                 long t0 = System.nanoTime();
                 step(moco, optimizer, im1, im2, i, lr, m);
+                double wall = (System.nanoTime() - t0) / 1e9;
+                double cpuSeconds = c0 < 0 ? -1 : (processCpuNanos() - c0) / 1e9;
                 if (i >= plan.warmupSteps()) {
-                    times[i - plan.warmupSteps()] = (System.nanoTime() - t0) / 1e9;
-                    cpu[i - plan.warmupSteps()] = c0 < 0 ? -1 : (processCpuNanos() - c0) / 1e9;
+                    times[i - plan.warmupSteps()] = wall;
+                    cpu[i - plan.warmupSteps()] = cpuSeconds;
                 }
+                plan.gate().stepDone(wall, cpuSeconds);
             }
             double outside = plan.profile() ? outsideOpsShare(moco, optimizer, im1, im2, lr, m) : Double.NaN;
             return new Result(cfg, device, moco.precision(), times, outside, peakRss(), cpu);

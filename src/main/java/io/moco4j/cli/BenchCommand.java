@@ -5,6 +5,10 @@ import io.moco4j.config.ConfigLoader;
 import io.moco4j.config.MocoConfig;
 import io.moco4j.util.Devices;
 import io.moco4j.util.UserException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -35,6 +39,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "One more step under libtorch's profiler: the share of time outside libtorch ops.")
     boolean profile;
 
+    @Option(names = "--turns", hidden = true,
+            description = "Before every step wait for a line on standard input, after it print 'done WALL CPU' "
+                    + "(bench/paired_ab.py alternates two implementations' steps this way).")
+    boolean turns;
+
     @Option(names = "--device", paramLabel = "D", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default).")
     String device;
 
@@ -57,7 +66,7 @@ final class BenchCommand implements Callable<Integer> {
         if (imageSize != null) all.put("train.image_size", imageSize.toString());
         precision.given().ifPresent(p -> all.put("train.precision", p.label()));
         MocoConfig cfg = ConfigLoader.defaults().preset(preset).setAll(all).build();
-        StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device), new StepBenchmark.Plan(warmup, steps, profile));
+        StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device), new StepBenchmark.Plan(warmup, steps, profile, turns ? new StdinTurns() : StepBenchmark.StepGate.OPEN));
         String json = r.toJson().toString();
         System.out.printf(Locale.ROOT, "%s, batch %d at %d px on %s in %s: %.1f img/s (median step %.3f s)%n", preset,
                 cfg.train().batchSize(), cfg.train().imageSize(), r.device(), r.precision(), r.imagesPerSecond(),
@@ -67,5 +76,23 @@ final class BenchCommand implements Callable<Integer> {
             Files.writeString(out, json + "\n");
         }
         return 0;
+    }
+
+    /** {@code --turns}: a line on standard input lets one step run; its seconds go to standard output. */
+    private static final class StdinTurns implements StepBenchmark.StepGate {
+        private final BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+
+        @Override
+        public void awaitTurn() throws IOException {
+            if (in.readLine() == null) {
+                throw new UserException("--turns: standard input closed before the last step (the driver stopped)");
+            }
+        }
+
+        @Override
+        public void stepDone(double wallSeconds, double cpuSeconds) {
+            System.out.printf(Locale.ROOT, "done %.6f %.6f%n", wallSeconds, cpuSeconds);
+            System.out.flush();
+        }
     }
 }
