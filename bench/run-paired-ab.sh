@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Issue 21's step comparisons with bench/paired_ab.py: the official moco-v3 step (Debian's torch 1.13, OpenBLAS, under
+# torch.autocast for bf16) and ours, started once each and alternated step by step (see paired_ab.py for why).
+# Usage: bench/run-paired-ab.sh MOCO_V3 TIMM CASE...   CASE: v3-64 (CIFAR R18 MoCo v3) or vit-64 (cpu-vit)
+#   PRECISIONS="bf16 fp32" THREADS=2 WARMUP=10 STEPS=20 by default; BEFORE_JAR=path adds another build's jar as an arm.
+# Build first: ./mvnw -q -B package -DskipTests (target/moco4j.jar). One summary JSON per case and precision goes to
+# runs/paired-CASE-PRECISION.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+/usr/bin/python3 bench/reference_blas.py
+moco_v3="$1"; timm="$2"; shift 2
+threads=${THREADS:-2}; warmup=${WARMUP:-10}; steps=${STEPS:-20}; precisions=${PRECISIONS:-bf16 fp32}
+mkdir -p runs
+java_arm() {  # NAME JAR ARGS...
+  local name=$1 jar=$2; shift 2
+  echo "$name=java -Dai.djl.offline=true -Djava.awt.headless=true -Dai.djl.pytorch.num_threads=$threads" \
+    "-Dai.djl.pytorch.num_interop_threads=1 -jar $jar bench --device cpu --steps $steps --warmup $warmup --turns $*"
+}
+for c in "$@"; do
+  case "$c" in
+    v3-64) ours="--preset cifar10-v3 --batch-size 64"; ref="--batch 64"; path="" ;;
+    vit-64) ours="--preset cpu-vit --batch-size 64"; ref="--vit --vit-size 128 4 4 --dim 128 --mlp-dim 1024 --batch 64"
+            path="PYTHONPATH=$timm:$moco_v3" ;;
+    *) echo "unknown case $c (v3-64 or vit-64)" >&2; exit 2 ;;
+  esac
+  for p in $precisions; do
+    echo "# case $c $p $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)"
+    arms=(--arm "official=env $path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py --moco-v3 $moco_v3 $ref
+      --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
+      --arm "$(java_arm moco4j target/moco4j.jar $ours --precision $p)")
+    if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$BEFORE_JAR" $ours --precision $p)"); fi
+    /usr/bin/python3 bench/paired_ab.py --warmup "$warmup" --steps "$steps" --out "runs/paired-$c-$p.json" "${arms[@]}" \
+      2> >(grep -v -e meshgrid -e '_VF.meshgrid' >&2) | grep -v '^{'
+  done
+done
