@@ -36,12 +36,15 @@ class Arm:
 
     def step(self):
         """Runs one step of this arm and returns its (wall, cpu) seconds as the arm measured them."""
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-        for line in self.proc.stdout:
-            if line.startswith("done "):
-                wall, cpu = (float(v) for v in line.split()[1:3])
-                return wall, cpu
+        try:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+            for line in self.proc.stdout:
+                if line.startswith("done "):
+                    wall, cpu = (float(v) for v in line.split()[1:3])
+                    return wall, cpu
+        except BrokenPipeError:
+            pass
         sys.exit("arm %s ended before its step finished (exit code %s): %s"
                  % (self.name, self.proc.wait(), " ".join(self.command)))
 

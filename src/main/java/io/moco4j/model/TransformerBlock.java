@@ -18,8 +18,8 @@ import java.util.Map;
  * with V. DJL 0.36 does not expose libtorch's fused {@code scaled_dot_product_attention} (its JNI has matmul,
  * bmm and softmax but no attention op), so the score matrix is materialised as in timm; its peak is one block's
  * N * H * L * L floats at a time in the forward (autograd keeps each block's softmax for the backward, as
- * PyTorch does). We scale Q before the product instead of the scores after it: the same values (exactly when
- * head_dim is a power of 4), on an (N, H, L, hd) tensor instead of an (N, H, L, L) one.
+ * PyTorch does). The scores are scaled after the product, in timm's order (under bf16 autocast scaling q first would
+ * round differently).
  */
 final class TransformerBlock {
     static final float LAYER_NORM_EPS = 1e-6f;
