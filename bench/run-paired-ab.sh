@@ -3,6 +3,8 @@
 # torch.autocast for bf16) and ours, started once each and alternated step by step (see paired_ab.py for why).
 # Usage: bench/run-paired-ab.sh MOCO_V3 TIMM CASE...   CASE: v3-64 (CIFAR R18 MoCo v3) or vit-64 (cpu-vit)
 #   PRECISIONS="bf16 fp32" THREADS=2 WARMUP=10 STEPS=20 by default; BEFORE_JAR=path adds another build's jar as an arm.
+#   Our arms run with tcmalloc when it is installed, as ./moco4j does (MOCO4J_MALLOC=system: glibc's); MALLOC_ARMS=1 adds
+#   "official-tcmalloc" and "moco4j-glibc", to show what the allocator does for each side.
 # Build first: ./mvnw -q -B package -DskipTests (target/moco4j.jar). One summary JSON per case and precision goes to
 # runs/paired-CASE-PRECISION.json.
 set -euo pipefail
@@ -11,9 +13,14 @@ cd "$(dirname "$0")/.."
 moco_v3="$1"; timm="$2"; shift 2
 threads=${THREADS:-2}; warmup=${WARMUP:-10}; steps=${STEPS:-20}; precisions=${PRECISIONS:-bf16 fp32}
 mkdir -p runs
-java_arm() {  # NAME JAR ARGS...
-  local name=$1 jar=$2; shift 2
-  echo "$name=java -Dai.djl.offline=true -Djava.awt.headless=true -Dai.djl.pytorch.num_threads=$threads" \
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+[ -f "$tcmalloc" ] || tcmalloc=""
+ours_malloc="$tcmalloc"; [ "${MOCO4J_MALLOC:-auto}" = system ] && ours_malloc=""
+preload() { [ -n "$1" ] && echo "env LD_PRELOAD=$1 TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD=1099511627776" || echo "env"; }
+echo "# our arms' allocator: ${ours_malloc:-glibc}"
+java_arm() {  # NAME MALLOC_LIB JAR ARGS...
+  local name=$1 lib=$2 jar=$3; shift 3
+  echo "$name=$(preload "$lib") java -Dai.djl.offline=true -Djava.awt.headless=true -Dai.djl.pytorch.num_threads=$threads" \
     "-Dai.djl.pytorch.num_interop_threads=1 -jar $jar bench --device cpu --steps $steps --warmup $warmup --turns $*"
 }
 for c in "$@"; do
@@ -27,8 +34,13 @@ for c in "$@"; do
     echo "# case $c $p $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)"
     arms=(--arm "official=env $path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py --moco-v3 $moco_v3 $ref
       --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
-      --arm "$(java_arm moco4j target/moco4j.jar $ours --precision $p)")
-    if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$BEFORE_JAR" $ours --precision $p)"); fi
+      --arm "$(java_arm moco4j "$ours_malloc" target/moco4j.jar $ours --precision $p)")
+    if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$ours_malloc" "$BEFORE_JAR" $ours --precision $p)"); fi
+    if [ -n "${MALLOC_ARMS:-}" ] && [ -n "$tcmalloc" ]; then
+      arms+=(--arm "official-tcmalloc=$(preload $tcmalloc) $path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py
+        --moco-v3 $moco_v3 $ref --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
+        --arm "$(java_arm moco4j-glibc "" target/moco4j.jar $ours --precision $p)")
+    fi
     /usr/bin/python3 bench/paired_ab.py --warmup "$warmup" --steps "$steps" --out "runs/paired-$c-$p.json" "${arms[@]}" \
       2> >(grep -v -e meshgrid -e '_VF.meshgrid' >&2) | grep -v '^{'
   done
