@@ -66,7 +66,9 @@ final class BenchCommand implements Callable<Integer> {
         if (imageSize != null) all.put("train.image_size", imageSize.toString());
         precision.given().ifPresent(p -> all.put("train.precision", p.label()));
         MocoConfig cfg = ConfigLoader.defaults().preset(preset).setAll(all).build();
-        StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device), new StepBenchmark.Plan(warmup, steps, profile, turns ? new StdinTurns() : StepBenchmark.StepGate.OPEN));
+        StepBenchmark.StepGate gate = turns ? new StdinTurns() : StepBenchmark.StepGate.OPEN;
+        StepBenchmark.Result r = StepBenchmark.run(cfg, Devices.parse(device),
+                new StepBenchmark.Plan(warmup, steps, profile, gate));
         String json = r.toJson().toString();
         System.out.printf(Locale.ROOT, "%s, batch %d at %d px on %s in %s: %.1f img/s (median step %.3f s)%n", preset,
                 cfg.train().batchSize(), cfg.train().imageSize(), r.device(), r.precision(), r.imagesPerSecond(),
