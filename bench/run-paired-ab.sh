@@ -32,13 +32,12 @@ for c in "$@"; do
   esac
   for p in $precisions; do
     echo "# case $c $p $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)"
-    arms=(--arm "official=env $path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py --moco-v3 $moco_v3 $ref
+    official="$path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py --moco-v3 $moco_v3 $ref
       --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
-      --arm "$(java_arm moco4j "$ours_malloc" target/moco4j.jar $ours --precision $p)")
+    arms=(--arm "official=env $official" --arm "$(java_arm moco4j "$ours_malloc" target/moco4j.jar $ours --precision $p)")
     if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$ours_malloc" "$BEFORE_JAR" $ours --precision $p)"); fi
     if [ -n "${MALLOC_ARMS:-}" ] && [ -n "$tcmalloc" ]; then
-      arms+=(--arm "official-tcmalloc=$(preload $tcmalloc) $path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py
-        --moco-v3 $moco_v3 $ref --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
+      arms+=(--arm "official-tcmalloc=$(preload $tcmalloc) $official"
         --arm "$(java_arm moco4j-glibc "" target/moco4j.jar $ours --precision $p)")
     fi
     /usr/bin/python3 bench/paired_ab.py --warmup "$warmup" --steps "$steps" --out "runs/paired-$c-$p.json" "${arms[@]}" \

@@ -10,6 +10,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * torchvision's ResNet-18/34/50 (optionally with the CIFAR stem, a width multiplier and a MoCo head),
@@ -92,14 +93,15 @@ public final class ResNet extends StateNetwork implements Encoder {
         }
         NDArray b = stemBn.forward(c, training, s);
         c.close();
-        NDArray h = Layers.reluReplacing(b, BatchNorm2d.outputOverwritable(training, s));
+        boolean inPlace = BatchNorm2d.outputOverwritable(training, s); // one decision for the stem and every block
+        NDArray h = Layers.reluReplacing(b, inPlace);
         if (!spec.cifarStem()) {
             NDArray p = Layers.maxPool3x3s2(h);
             h.close();
             h = p;
         }
         for (ResidualBlock block : blocks) {
-            NDArray next = block.forward(h, training, s);
+            NDArray next = block.forward(h, training, s, inPlace);
             h.close();
             h = next;
         }
@@ -151,7 +153,7 @@ public final class ResNet extends StateNetwork implements Encoder {
     }
 
     public void setInputLayout(InputLayout layout) {
-        inputLayout = java.util.Objects.requireNonNull(layout);
+        inputLayout = Objects.requireNonNull(layout);
     }
 
     /**

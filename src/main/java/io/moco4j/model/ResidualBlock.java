@@ -33,12 +33,11 @@ final class ResidualBlock {
     }
 
     /**
-     * Returns a new array in {@code x}'s manager; {@code x} itself is left open. Intermediates are closed early. When
-     * BN outputs may be overwritten ({@link BatchNorm2d#outputOverwritable}), the ReLUs and the residual sum run in
-     * place, as torchvision's block does: the same values and gradients, without writing a new activation each time.
+     * Returns a new array in {@code x}'s manager; {@code x} itself is left open. Intermediates are closed early. With
+     * {@code inPlace} (BN outputs may be overwritten: {@link BatchNorm2d#outputOverwritable}), the ReLUs and the residual
+     * sum run in place, as torchvision's block does: the same values and gradients, without writing a new activation.
      */
-    NDArray forward(NDArray x, boolean training, int splits) {
-        boolean inPlace = BatchNorm2d.outputOverwritable(training, splits);
+    NDArray forward(NDArray x, boolean training, int splits, boolean inPlace) {
         NDArray out;
         if (bottleneck) {
             out = convBnRelu(x, conv1, bn1, 1, 0, training, splits, false, inPlace);
