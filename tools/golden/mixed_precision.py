@@ -12,7 +12,8 @@ Writes src/test/resources/golden/mixed_precision/mixed_precision.json (small; no
   cases       three training steps of each of: v2_mlp (tools/golden/moco_step.py's MoCo v2 with the MLP head, same
               seed, inputs and hyper-parameters), v3_resnet (the official moco-v3 MoCo_ResNet + LARS of
               tools/golden/moco_v3.py's case t02), v3_vit (the official MoCo_ViT + AdamW of tools/golden/vit.py,
-              its initial state and inputs read from golden/vit/moco_step.npz). Per case: the losses, and
+              its initial state and inputs read from golden/vit/moco_step.npz; its attention scale multiplied as
+              torch 2.x does, see Torch2Scale, with torch 1.13's own losses beside). Per case: the losses, and
               <case>.npz with the final state dicts (flattened as the float32 goldens are).
 
 --logits chooses where the contrastive part (normalisation, logits, loss) runs:
@@ -274,6 +275,10 @@ def v3_vit_case(vits, builder, var, mixed=True, logits=None):
         model.momentum_encoder.load_state_dict(model.base_encoder.state_dict())
     if mixed and (logits or LOGITS) == "float32":
         float32_logits(model)
+    if TORCH2_SCALE:
+        for module in model.modules():
+            if hasattr(module, "scale") and hasattr(module, "qkv"):  # timm's Attention
+                module.scale = Torch2Scale(module.scale)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), meta["lr"], weight_decay=meta["weight_decay"])
     losses = []
@@ -292,6 +297,27 @@ def v3_vit_case(vits, builder, var, mixed=True, logits=None):
     return {"losses": losses, "final_base": flat(without_noise(model.base_encoder.state_dict())),
             "final_momentum": flat(without_noise(model.momentum_encoder.state_dict())),
             "final_predictor": flat(model.predictor.state_dict())}
+
+
+class Torch2Scale:
+    """timm's attention scale (a Python float) multiplied as torch 2.x multiplies it.
+
+    torch 1.13's CPU mul casts a Python scalar to the tensor's dtype first: bf16 scores times 8^-0.5 are multiplied by
+    bf16(8^-0.5) = 0.353515625, which rounds 2.5% of the products differently from torch 2.x (libtorch 2.7.1, what
+    MoCo4J runs), whose mul keeps a scalar next to a bf16 tensor in float32 and rounds the product once (measured
+    2026-12-07: 2537 of 100000 products differ). Set as each Attention's `scale`, it leaves timm's forward as it is:
+    `scores * self.scale` falls through to __rmul__, which computes the product in float32 and rounds it to the
+    scores' dtype. Float32 scores are multiplied as before, bit for bit.
+    """
+
+    def __init__(self, value):
+        self.value = value
+
+    def __rmul__(self, t):
+        return t * self.value if t.dtype == torch.float32 else (t.float() * self.value).to(t.dtype)
+
+
+TORCH2_SCALE = True  # False records the untouched torch 1.13 run beside it ("torch113_scale")
 
 
 # Tensors whose gradient is exactly zero in MoCo_ViT (the K third of attn.qkv.bias, the final norm.bias) get rounding
@@ -348,7 +374,7 @@ def run(name, fn):
 
 
 def main():
-    global LOGITS, OUT
+    global LOGITS, OUT, TORCH2_SCALE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--moco-v3", required=True)
     ap.add_argument("--timm", required=True)
@@ -389,6 +415,13 @@ def main():
              "v3_vit": lambda var, mixed, logits=None: v3_vit_case(vits, builder, var, mixed, logits)}
     for name in a.cases.split(","):
         meta["cases"][name] = run(name, cases[name])
+        if name == "v3_vit":  # how far torch 1.13's own scalar rounding is (see Torch2Scale)
+            TORCH2_SCALE = False
+            untouched = cases[name]("main", True)
+            TORCH2_SCALE = True
+            meta["cases"][name]["torch113_scale_losses"] = untouched["losses"]
+            meta["cases"][name]["torch113_scale_vs_torch2"] = compare(untouched, cases[name]("main", True))
+            print(name, "torch 1.13 scalar rounding vs torch 2's", fmt(meta["cases"][name]["torch113_scale_vs_torch2"]))
     with open(os.path.join(OUT, "mixed_precision.json"), "w") as f:
         json.dump(meta, f, indent=1)
     dist.destroy_process_group()

@@ -50,7 +50,7 @@ import org.opentest4j.AssertionFailedError;
  * MoCo_ResNet + LARS and MoCo_ViT + AdamW.
  *
  * <p><b>What is compared, and why only that.</b> The steps whose forward runs on the initial weights (v2: step 0;
- * v3 ResNet: steps 0 and 1, the schedule's lr is 0 at step 0) exercise every autocast decision of the forward
+ * v3 ResNet and ViT: steps 0 and 1, the schedule's lr is 0 at step 0) exercise every autocast decision of the forward
  * (which op runs in bf16, where results are rounded, BatchNorm on bf16 with float32 statistics) and the float32
  * contrastive part; their losses are compared. Later steps and the final weights are not (the {@code @Disabled}
  * tests below): measured 2026-12-06, our backward parts from torch 1.13's at the level of one bf16 ulp from its
@@ -59,11 +59,18 @@ import org.opentest4j.AssertionFailedError;
  * PyTorch's own channels_last kernels on a 10x wider v2 case already part by as much as float32 does. No bound below
  * the bf16-vs-float32 distance can be derived for them (docs/TOLERANCES.md, docs/ISSUES-FOUND.md).
  *
+ * <p><b>One PyTorch version difference is taken out of the ViT golden.</b> timm scales the attention scores by a
+ * Python float. torch 1.13's CPU mul rounds such a scalar to the tensor's dtype first (bf16(8^-0.5) = 0.353515625);
+ * torch 2.x, and so libtorch 2.7.1, multiplies by the float32 scalar and rounds once. That alone moved the ViT's step-0
+ * loss by 7.5e-3, ten times the float32 run's 6.8e-4 from it then. The golden script multiplies the scale as torch 2.x
+ * does ({@code Torch2Scale}) and records torch 1.13's untouched losses beside ({@code torch113_scale_losses}); with it
+ * ours equals the golden's first two ViT losses bit for bit.
+ *
  * <p><b>Bound.</b> Per step: {@code tolerance_factor} (2) x PyTorch's own spread of that step's loss over other correct
  * bf16 kernels (2 threads; channels_last, other oneDNN convolutions), but at least 1e-5, the bound of the float32
  * step's loss (MocoStepGoldenTest; floor 2.2e-6), because the loss itself is computed in float32. Measured spreads at
  * these steps: 0. Each bound is checked to be below the float32 run's distance at that step (3.1e-2 for v2, 1.7e-2 and
- * 1.4e-2 for v3), and {@link #float32StepsFailTheBf16Golden} shows the comparison tells float32 from bf16. The golden
+ * 1.4e-2 for the v3 ResNet, 6.8e-3 and 2.4e-2 for the ViT), and {@link #float32StepsFailTheBf16Golden} shows the comparison tells float32 from bf16. The golden
  * was made where oneDNN computes bf16 natively (avx512_bf16); elsewhere libtorch takes other bf16 kernels (torch's
  * native bf16 convolution alone moves step 0 by 6.5e-2), so the test runs only on such CPUs.
  */
@@ -90,6 +97,12 @@ class MixedPrecisionStepGoldenTest {
     }
 
     @Test
+    void v3VitFirstStepsMatchTheOfficialCodeUnderAutocast() {
+        assumeNativeBf16();
+        checkFirstSteps("v3_vit", runVit(), 2);
+    }
+
+    @Test
     void float32StepsFailTheBf16Golden() {
         assumeNativeBf16();
         AssertionFailedError e = org.junit.jupiter.api.Assertions.assertThrows(AssertionFailedError.class,
@@ -113,10 +126,9 @@ class MixedPrecisionStepGoldenTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("OPEN (measured 2026-12-07): our ViT's step-0 loss is 7.6e-3 from torch 1.13's, while"
-            + " the float32 run is at 6.7e-4 (9.3e-3 before the attention scaled q.k^T as timm does instead of q, and"
-            + " before linears and softmax went through at::linear/at::softmax, which equal torch 1.13's bit for bit:"
-            + " NativeOpsGoldenTest). Not explained yet")
+    @org.junit.jupiter.api.Disabled("not derivable (measured 2026-12-07): steps 0-1 equal torch 1.13's losses bit for bit"
+            + " (with torch 2's scalar multiply, see the class comment); step 2 follows AdamW's first update, ~lr x the"
+            + " sign of each gradient, so the rounding noise in the exactly-zero gradients decides it (loss 2.4e-3)")
     void v3VitStepsMatchTheOfficialCodeUnderAutocast() {
         check("v3_vit", runVit());
     }
