@@ -3,8 +3,9 @@
 # torch.autocast for bf16) and ours, started once each and alternated step by step (see paired_ab.py for why).
 # Usage: bench/run-paired-ab.sh MOCO_V3 TIMM CASE...   CASE: v3-64 (CIFAR R18 MoCo v3) or vit-64 (cpu-vit)
 #   PRECISIONS="bf16 fp32" THREADS=2 WARMUP=10 STEPS=20 by default; BEFORE_JAR=path adds another build's jar as an arm.
-#   Our arms run with tcmalloc when it is installed, as ./moco4j does (MOCO4J_MALLOC=system: glibc's); MALLOC_ARMS=1 adds
-#   "official-tcmalloc" and "moco4j-glibc", to show what the allocator does for each side.
+#   Our arms run with the allocator ./moco4j would choose (tcmalloc when installed, else glibc set to keep freed memory;
+#   MOCO4J_MALLOC=glibc|system as for the launcher); MALLOC_ARMS=1 adds "official-tcmalloc", "moco4j-glibc-kept" (glibc
+#   with the launcher's settings) and "moco4j-glibc" (glibc as it is), to show what the allocator does for each side.
 # Build first: ./mvnw -q -B package -DskipTests (target/moco4j.jar). One summary JSON per case and precision goes to
 # runs/paired-CASE-PRECISION.json.
 set -euo pipefail
@@ -15,13 +16,16 @@ threads=${THREADS:-2}; warmup=${WARMUP:-10}; steps=${STEPS:-20}; precisions=${PR
 mkdir -p runs
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [ -f "$tcmalloc" ] || tcmalloc=""
-ours_malloc="$tcmalloc"; [ "${MOCO4J_MALLOC:-auto}" = system ] && ours_malloc=""
-preload() { [ -n "$1" ] && echo "env LD_PRELOAD=$1 TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD=1099511627776" || echo "env"; }
-echo "# our arms' allocator: ${ours_malloc:-glibc}"
-java_arm() {  # NAME MALLOC_LIB JAR ARGS...
-  local name=$1 lib=$2 jar=$3; shift 3
-  echo "$name=$(preload "$lib") java -Dai.djl.offline=true -Djava.awt.headless=true -Dai.djl.pytorch.num_threads=$threads" \
-    "-Dai.djl.pytorch.num_interop_threads=1 -jar $jar bench --device cpu --steps $steps --warmup $warmup --turns $*"
+launcher_env() {  # MOCO4J_MALLOC value -> "LD_PRELOAD=... GLIBC_TUNABLES=..." as ./moco4j sets them
+  env -u LD_PRELOAD -u GLIBC_TUNABLES MOCO4J_MALLOC="$1" MOCO4J_DRY_RUN=1 ./moco4j | head -1
+}
+ours_env="$(launcher_env "${MOCO4J_MALLOC:-auto}")"
+echo "# our arms' allocator: $ours_env"
+java_arm() {  # NAME "LD_PRELOAD=... GLIBC_TUNABLES=..." JAR ARGS...
+  local name=$1 malloc=$2 jar=$3; shift 3
+  echo "$name=env $malloc TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD=1099511627776 java -Dai.djl.offline=true" \
+    "-Djava.awt.headless=true -Dai.djl.pytorch.num_threads=$threads -Dai.djl.pytorch.num_interop_threads=1 -jar $jar" \
+    "bench --device cpu --steps $steps --warmup $warmup --turns $*"
 }
 for c in "$@"; do
   case "$c" in
@@ -34,11 +38,12 @@ for c in "$@"; do
     echo "# case $c $p $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)"
     official="$path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py --moco-v3 $moco_v3 $ref
       --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
-    arms=(--arm "official=env $official" --arm "$(java_arm moco4j "$ours_malloc" target/moco4j.jar $ours --precision $p)")
-    if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$ours_malloc" "$BEFORE_JAR" $ours --precision $p)"); fi
+    arms=(--arm "official=env $official" --arm "$(java_arm moco4j "$ours_env" target/moco4j.jar $ours --precision $p)")
+    if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$ours_env" "$BEFORE_JAR" $ours --precision $p)"); fi
     if [ -n "${MALLOC_ARMS:-}" ] && [ -n "$tcmalloc" ]; then
-      arms+=(--arm "official-tcmalloc=$(preload $tcmalloc) $official"
-        --arm "$(java_arm moco4j-glibc "" target/moco4j.jar $ours --precision $p)")
+      arms+=(--arm "official-tcmalloc=env LD_PRELOAD=$tcmalloc $official"
+        --arm "$(java_arm moco4j-glibc-kept "$(launcher_env glibc)" target/moco4j.jar $ours --precision $p)"
+        --arm "$(java_arm moco4j-glibc "$(launcher_env system)" target/moco4j.jar $ours --precision $p)")
     fi
     /usr/bin/python3 bench/paired_ab.py --warmup "$warmup" --steps "$steps" --out "runs/paired-$c-$p.json" "${arms[@]}" \
       2> >(grep -v -e meshgrid -e '_VF.meshgrid' >&2) | grep -v '^{'
