@@ -17,7 +17,7 @@ mkdir -p runs
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [ -f "$tcmalloc" ] || tcmalloc=""
 launcher_env() {  # MOCO4J_MALLOC value -> "LD_PRELOAD=... GLIBC_TUNABLES=..." as ./moco4j sets them
-  env -u LD_PRELOAD -u GLIBC_TUNABLES MOCO4J_MALLOC="$1" MOCO4J_DRY_RUN=1 ./moco4j | head -1
+  env -u LD_PRELOAD -u GLIBC_TUNABLES MOCO4J_MALLOC="$1" MOCO4J_DRY_RUN=1 ./moco4j | sed -n 1p
 }
 ours_env="$(launcher_env "${MOCO4J_MALLOC:-auto}")"
 echo "# our arms' allocator: $ours_env"
