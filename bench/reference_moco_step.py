@@ -15,6 +15,7 @@ import contextlib
 import json
 import resource
 import re
+import sys
 import time
 
 import reference_blas
@@ -56,6 +57,8 @@ def main():
     p.add_argument("--autocast", choices=["none", "bf16"], default="none",
                    help="bf16: the forward (loss included) under torch.autocast('cpu', torch.bfloat16), as main_moco.py"
                         " runs it under torch.cuda.amp.autocast; backward and optimizer step outside, in float32")
+    p.add_argument("--turns", action="store_true",
+                   help="before every step wait for a line on stdin, after it print 'done WALL CPU' (bench/paired_ab.py)")
     a = p.parse_args()
     blas = reference_blas.require_fair()[0]  # refuses the netlib reference BLAS (an unfair baseline)
     torch.set_num_threads(a.threads)
@@ -68,6 +71,9 @@ def main():
     im2 = torch.randn(a.batch, 3, 32, 32)
     times = []
     for i in range(a.warmup + a.steps):
+        if a.turns and not sys.stdin.readline():
+            sys.exit("--turns: stdin closed before the last step")
+        c0 = time.process_time()
         t0 = time.perf_counter()
         with autocast(a.autocast):
             loss = model(im1, im2)
@@ -75,8 +81,11 @@ def main():
         loss.backward()
         opt.step()
         float(loss)
+        wall, used = time.perf_counter() - t0, time.process_time() - c0
         if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
+            times.append(wall)
+        if a.turns:
+            print("done %.6f %.6f" % (wall, used), flush=True)
     mean = sum(times) / len(times)
     print(json.dumps({"blas": blas, "impl": "pytorch-reference", "torch": torch.__version__, "batch": a.batch,
                       "threads": torch.get_num_threads(),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 21's step comparisons with bench/paired_ab.py: the official moco-v3 step (Debian's torch 1.13, OpenBLAS, under
 # torch.autocast for bf16) and ours, started once each and alternated step by step (see paired_ab.py for why).
-# Usage: bench/run-paired-ab.sh MOCO_V3 TIMM CASE...   CASE: v3-64 (CIFAR R18 MoCo v3) or vit-64 (cpu-vit)
+# Usage: bench/run-paired-ab.sh MOCO_V3 TIMM CASE...   CASE: v3-64 (CIFAR R18 MoCo v3), vit-64 (cpu-vit), v2-64 or
+#   v2-256 (CIFAR R18 MoCo v2 against the colab notebook's ModelMoCo: NOTEBOOK=path of colab/moco_cifar10_demo.ipynb
+#   from facebookresearch/moco's colab-notebook branch)
 #   PRECISIONS="bf16 fp32" THREADS=2 WARMUP=10 STEPS=20 by default; BEFORE_JAR=path adds another build's jar as an arm.
 #   Our arms run with the allocator ./moco4j would choose (tcmalloc when installed, else glibc set to keep freed memory;
 #   MOCO4J_MALLOC=glibc|system as for the launcher); MALLOC_ARMS=1 adds "official-tcmalloc", "moco4j-glibc-kept" (glibc
@@ -32,12 +34,18 @@ for c in "$@"; do
     v3-64) ours="--preset cifar10-v3 --batch-size 64"; ref="--batch 64"; path="" ;;
     vit-64) ours="--preset cpu-vit --batch-size 64"; ref="--vit --vit-size 128 4 4 --dim 128 --mlp-dim 1024 --batch 64"
             path="PYTHONPATH=$timm:$moco_v3" ;;
-    *) echo "unknown case $c (v3-64 or vit-64)" >&2; exit 2 ;;
+    v2-64|v2-256)
+            b=${c#v2-}; ours="--preset cifar10-demo --batch-size $b --set moco.symmetric=false"; path="" ;;
+    *) echo "unknown case $c (v3-64, vit-64, v2-64 or v2-256)" >&2; exit 2 ;;
   esac
   for p in $precisions; do
     echo "# case $c $p $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)"
     official="$path OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_v3_step.py --moco-v3 $moco_v3 $ref
       --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
+    if [[ $c == v2-* ]]; then
+      official="OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/reference_moco_step.py --notebook ${NOTEBOOK:?set NOTEBOOK}
+        --batch $b --steps $steps --warmup $warmup --threads $threads --autocast ${p/fp32/none} --turns"
+    fi
     arms=(--arm "official=env $official" --arm "$(java_arm moco4j "$ours_env" target/moco4j.jar $ours --precision $p)")
     if [ -n "${BEFORE_JAR:-}" ]; then arms+=(--arm "$(java_arm before "$ours_env" "$BEFORE_JAR" $ours --precision $p)"); fi
     if [ -n "${MALLOC_ARMS:-}" ] && [ -n "$tcmalloc" ]; then

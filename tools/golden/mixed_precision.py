@@ -317,7 +317,7 @@ class Torch2Scale:
         return t * self.value if t.dtype == torch.float32 else (t.float() * self.value).to(t.dtype)
 
 
-TORCH2_SCALE = True  # False records the untouched torch 1.13 run beside it ("torch113_scale")
+TORCH2_SCALE = True  # main() sets it False once to record the untouched torch 1.13 run ("torch113_scale_losses")
 
 
 # Tensors whose gradient is exactly zero in MoCo_ViT (the K third of attn.qkv.bias, the final norm.bias) get rounding
