@@ -48,15 +48,29 @@ public final class Networks {
         if (!k.keySet().equals(q.keySet())) {
             throw new IllegalArgumentException("key and query networks have different parameters");
         }
-        try (NoGrad ignored = NoGrad.enter()) {
+        if (k.isEmpty()) {
+            return;
+        }
+        // m and 1 - m as the 0-dim float64 arrays DJL's muli(m) / mul(1 - m) would make, made once for all parameters
+        // instead of twice per parameter (same ops, same values; BENCHMARKS.md, issue 21, the ViT step's time
+        // outside libtorch); a parameter on another device takes DJL's path
+        NDArray firstKey = k.values().iterator().next();
+        try (NoGrad ignored = NoGrad.enter(); NDManager constants = firstKey.getManager().newSubManager()) {
+            NDArray keep = constants.create(m);
+            NDArray take = constants.create(1.0 - m);
             Iterator<Map.Entry<String, NDArray>> it = k.entrySet().iterator();
             while (it.hasNext()) {
                 Map.Entry<String, NDArray> e = it.next();
                 NDArray pk = e.getValue();
                 NDArray pq = q.get(e.getKey());
-                pk.muli(m);
+                boolean shared = pk.getDevice().equals(constants.getDevice()) && pq.getDevice().equals(constants.getDevice());
+                if (shared) {
+                    pk.muli(keep);
+                } else {
+                    pk.muli(m);
+                }
                 // the product is attached to the query network's manager: close it at once
-                try (NDArray scaled = pq.mul(1.0 - m)) {
+                try (NDArray scaled = shared ? pq.mul(take) : pq.mul(1.0 - m)) {
                     pk.addi(scaled);
                 }
             }

@@ -43,6 +43,9 @@ public final class AdamW extends NamedStateOptimizer {
     private final AdamWConfig config;
     /** Each stepped parameter's step count, mirroring its {@code step} tensor on the host. */
     private final Map<String, Long> steps = new HashMap<>();
+    /** This step's scalar operands, see {@link #scalar}. */
+    private final Map<Integer, NDArray> scalars = new HashMap<>();
+    private NDManager scalarManager;
 
     public AdamW(AdamWConfig config) {
         super("AdamW");
@@ -69,19 +72,44 @@ public final class AdamW extends NamedStateOptimizer {
             NDArray expAvgSq = buffer(name + EXP_AVG_SQ, param);
             NDArray step = stateOn(name + STEP, param.getDevice());
             long s = steps.merge(name, 1L, Long::sum);
-            try (NDArray one = tmp.create(1f)) {
-                step.addi(one);
-            }
+            step.addi(scalar(1f, tmp));
             // float scalars: torch casts its Python-float multipliers to the tensor's dtype
-            data.muli((float) (1 - lr * config.weightDecay()));
-            expAvg.muli((float) config.beta1()).addi(grad.mul((float) (1 - config.beta1())));
-            expAvgSq.muli((float) config.beta2()).addi(grad.mul(grad).muli((float) (1 - config.beta2())));
+            data.muli(scalar((float) (1 - lr * config.weightDecay()), tmp));
+            expAvg.muli(scalar((float) config.beta1(), tmp)).addi(grad.mul(scalar((float) (1 - config.beta1()), tmp)));
+            expAvgSq.muli(scalar((float) config.beta2(), tmp))
+                    .addi(grad.mul(grad).muli(scalar((float) (1 - config.beta2()), tmp)));
             double biasCorrection1 = 1 - Math.pow(config.beta1(), s);
             double biasCorrection2 = 1 - Math.pow(config.beta2(), s);
             double stepSize = lr / biasCorrection1;
-            NDArray denom = inStep(expAvgSq.sqrt(), tmp).divi((float) Math.sqrt(biasCorrection2)).addi((float) config.eps());
-            data.subi(inStep(expAvg.div(denom), tmp).muli((float) stepSize));
+            NDArray denom = inStep(expAvgSq.sqrt(), tmp).divi(scalar((float) Math.sqrt(biasCorrection2), tmp))
+                    .addi(scalar((float) config.eps(), tmp));
+            data.subi(inStep(expAvg.div(denom), tmp).muli(scalar((float) stepSize, tmp)));
         }
+    }
+
+    @Override
+    void stepStarting(NDManager stepManager) {
+        scalarManager = stepManager;
+    }
+
+    @Override
+    void stepFinished() {
+        scalars.clear(); // closed with the step's manager
+        scalarManager = null;
+    }
+
+    /**
+     * {@code v} as the 0-dim float32 array DJL's {@code x.muli(v)} would make for the op (so the op and its result are
+     * the same), made once per step and value and shared by every parameter's update: the same handful of constants
+     * served ~600 times a step, each a direct buffer, a native tensor and its release (about a third of the update's
+     * time outside libtorch on the cpu-vit model; BENCHMARKS.md, issue 21, the ViT step's time outside libtorch).
+     * A parameter on another device than the step's gets its own array in {@code tmp}, its temporaries' manager.
+     */
+    private NDArray scalar(float v, NDManager tmp) {
+        if (!tmp.getDevice().equals(scalarManager.getDevice())) {
+            return tmp.create(v);
+        }
+        return scalars.computeIfAbsent(Float.floatToRawIntBits(v), bits -> scalarManager.create(v));
     }
 
     /**

@@ -43,16 +43,30 @@ abstract class NamedStateOptimizer implements Optimizer {
             NDArray first = params.values().iterator().next();
             ensureStateManager(first.getDevice());
             try (NDManager stepManager = stateManager.newSubManager(first.getDevice())) {
-                for (Map.Entry<String, NDArray> e : params.entrySet()) {
-                    NDArray param = e.getValue();
-                    if (param.hasGradient()) {
-                        update(e.getKey(), param, lr, stepManager);
+                stepStarting(stepManager);
+                try {
+                    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+                        NDArray param = e.getValue();
+                        if (param.hasGradient()) {
+                            update(e.getKey(), param, lr, stepManager);
+                        }
                     }
+                } finally {
+                    stepFinished();
                 }
             }
         }
         stepCount++;
     }
+
+    /**
+     * Called before the parameters of a step are updated, with the manager whose arrays live until the step ends (for
+     * what the updates of one step share). By default nothing.
+     */
+    void stepStarting(NDManager stepManager) {}
+
+    /** Called after the last update of a step, before its manager closes. By default nothing. */
+    void stepFinished() {}
 
     /** The buffer of {@code key} on {@code param}'s device (its shape checked), or null before its first step. */
     final NDArray buffer(String key, NDArray param) {

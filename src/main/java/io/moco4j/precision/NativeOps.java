@@ -58,6 +58,8 @@ public final class NativeOps {
     private static final String OPERATOR_DELETE = "_ZdlPv";
 
     private static volatile NativeOps shared;
+    /** The 16-byte {@code std::optional<Tensor>} of {@link #linear}, one per thread (only read during the call). */
+    private static final ThreadLocal<Memory> OPTIONAL_BIAS = ThreadLocal.withInitial(() -> new Memory(16));
 
     private final Function linear;
     private final Function softmax;
@@ -185,14 +187,13 @@ public final class NativeOps {
         if (linear == null || !linearAccepts(x, weight, bias)) {
             return null;
         }
-        try (Memory optionalBias = new Memory(16)) {
-            optionalBias.clear();
-            if (bias != null) {
-                optionalBias.setPointer(0, tensor(bias).getPointer(0)); // the bias's TensorImpl*, borrowed
-                optionalBias.setByte(8, (byte) 1);
-            }
-            return call(linear, x, tensor(x), tensor(weight), optionalBias);
+        Memory optionalBias = OPTIONAL_BIAS.get(); // this thread's, reused: no allocation per call
+        optionalBias.clear();
+        if (bias != null) {
+            optionalBias.setPointer(0, tensor(bias).getPointer(0)); // the bias's TensorImpl*, borrowed
+            optionalBias.setByte(8, (byte) 1);
         }
+        return call(linear, x, tensor(x), tensor(weight), optionalBias);
     }
 
     /**
