@@ -34,6 +34,7 @@ import java.util.Map;
  *
  * <pre>java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -cp ... io.moco4j.bench.V3StepProfile \
  *     [top [preset [precision [batch [types]]]]]        # e.g. 30 cpu-vit bf16 64 types</pre>
+ * {@code -Dmoco4j.profile.warmup=N} runs N unprofiled steps first (default 2; the JVM compiles over ~10).
  */
 public final class V3StepProfile {
     private V3StepProfile() {}
@@ -53,13 +54,14 @@ public final class V3StepProfile {
             NDArray im1 = root.randomNormal(new Shape(batch, 3, size, size));
             NDArray im2 = root.randomNormal(new Shape(batch, 3, size, size));
             double lr = cfg.optim().effectiveLr(batch);
-            for (int i = 0; i < 2; i++) {
+            int warmup = Integer.getInteger("moco4j.profile.warmup", 2); // ~10 for the JVM's compiled steady state
+            for (int i = 0; i < warmup; i++) {
                 step(moco, optimizer, im1, im2, i, lr);
             }
             Path trace = Files.createTempFile("moco4j-v3-profile", ".json");
             JniUtils.startProfile(false, types, false);
             long t0 = System.nanoTime();
-            step(moco, optimizer, im1, im2, 2, lr);
+            step(moco, optimizer, im1, im2, warmup, lr);
             double wall = (System.nanoTime() - t0) / 1e9;
             JniUtils.stopProfile(trace.toString());
             JsonNode rootNode = new ObjectMapper().readTree(trace.toFile());
