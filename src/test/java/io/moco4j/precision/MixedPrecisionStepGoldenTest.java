@@ -54,8 +54,9 @@ import org.opentest4j.AssertionFailedError;
  * (which op runs in bf16, where results are rounded, BatchNorm on bf16 with float32 statistics) and the float32
  * contrastive part; their losses are compared. Later steps and the final weights are not (the {@code @Disabled}
  * tests below): measured 2026-12-06, our backward parts from torch 1.13's at the level of one bf16 ulp from its
- * first bf16 op (the head's weight gradient 4.4e-3 of its max; libtorch 2.7.1 rounds BatchNorm's bias gradient to
- * bf16 where 1.13 keeps float32), and these tiny networks amplify that ~100-300x by layer 1, to as far as float32 is;
+ * first bf16 op (the head's weight gradient 4.4e-3 of its max: torch 1.13 rounds the partial sums of bf16 matrix
+ * products this small, m x k x n <= 4096, to bf16, libtorch 2.7.1 does not; and libtorch 2.7.1 rounds BatchNorm's bias
+ * gradient to bf16 where 1.13 keeps float32), and these tiny networks amplify that ~100-300x by layer 1, to as far as float32 is;
  * PyTorch's own channels_last kernels on a 10x wider v2 case already part by as much as float32 does. No bound below
  * the bf16-vs-float32 distance can be derived for them (docs/TOLERANCES.md, docs/ISSUES-FOUND.md).
  *
