@@ -35,7 +35,7 @@ for c in "$@"; do
     vit-64) ours="--preset cpu-vit --batch-size 64"; ref="--vit --vit-size 128 4 4 --dim 128 --mlp-dim 1024 --batch 64"
             path="PYTHONPATH=$timm:$moco_v3" ;;
     v2-64|v2-256)
-            b=${c#v2-}; ours="--preset cifar10-demo --batch-size $b --set moco.symmetric=false"; path="" ;;
+            b=${c#v2-}; ours="--preset cifar10-demo --batch-size $b --set moco.symmetric=false"; ref=""; path="" ;;
     *) echo "unknown case $c (v3-64, vit-64, v2-64 or v2-256)" >&2; exit 2 ;;
   esac
   for p in $precisions; do
