@@ -5,7 +5,9 @@ On a shared or throttled machine the speed of the same program drifts by tens of
 made one after the other compare the minutes as much as the programs. Here every arm is started once, each runs its
 steps only when told (`./moco4j bench --turns`, `bench/reference_v3_step.py --turns`: a line on stdin starts one
 step, which answers `done WALL CPU`), and the driver alternates them step by step, the order swapped on every pair.
-Only one arm computes at any time. The figure of merit is the median over timed steps of the ratio between an arm's
+Only one arm runs a step at any time, and with --stop-idle the others are paused altogether (their JIT compilers,
+garbage collectors and OpenMP workers too: an OpenMP worker told to spin, OMP_WAIT_POLICY=ACTIVE, took a core from
+the arm being timed and made it 3x slower). The figure of merit is the median over timed steps of the ratio between an arm's
 step and the first arm's step of the same pair.
 
   bench/paired_ab.py --warmup 10 --steps 20 \\
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,21 +30,31 @@ import time
 
 
 class Arm:
-    def __init__(self, name, command):
+    def __init__(self, name, command, stop_idle):
         self.name = name
         self.command = command
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.stop_idle = stop_idle
+        # its own process group, so that --stop-idle pauses every process and thread of the arm
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                     start_new_session=True)
         self.wall = []
         self.cpu = []
+        self.signal(signal.SIGSTOP)
+
+    def signal(self, sig):
+        if self.stop_idle and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
 
     def step(self):
         """Runs one step of this arm and returns its (wall, cpu) seconds as the arm measured them."""
+        self.signal(signal.SIGCONT)
         try:
             self.proc.stdin.write("go\n")
             self.proc.stdin.flush()
             for line in self.proc.stdout:
                 if line.startswith("done "):
                     wall, cpu = (float(v) for v in line.split()[1:3])
+                    self.signal(signal.SIGSTOP)
                     return wall, cpu
         except BrokenPipeError:
             pass
@@ -50,6 +63,7 @@ class Arm:
 
     def finish(self):
         """Lets the arm print its own summary and returns its last JSON line (or None)."""
+        self.signal(signal.SIGCONT)
         self.proc.stdin.close()
         last = None
         for line in self.proc.stdout:
@@ -66,6 +80,10 @@ def main():
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per arm, run one arm at a time (default 10)")
     p.add_argument("--steps", type=int, default=20, help="timed steps per arm, alternated (default 20)")
     p.add_argument("--pause", type=float, default=0.05, help="seconds between two steps (idle threads settle)")
+    p.add_argument("--stop-idle", action="store_true",
+                   help="pause every arm (SIGSTOP to its process group) except while it runs a step: an idle arm's "
+                        "background threads (JIT compiler, GC, OpenMP workers spinning for work) then take no CPU "
+                        "from the arm being timed, and its own background work lands in its own steps")
     p.add_argument("--out", help="also write the JSON summary here")
     a = p.parse_args()
     if len(a.arm) < 2:
@@ -75,7 +93,7 @@ def main():
         name, sep, command = spec.partition("=")
         if not sep or not command.strip():
             sys.exit("paired_ab.py: --arm wants NAME=COMMAND, got %r" % spec)
-        arms.append(Arm(name.strip(), shlex.split(command)))
+        arms.append(Arm(name.strip(), shlex.split(command), a.stop_idle))
     try:
         for arm in arms:  # warm-up: each arm alone, so no arm's first (interpreted, unjitted) steps meet another's
             for _ in range(a.warmup):
@@ -92,9 +110,11 @@ def main():
     finally:
         for arm in arms:
             if arm.proc.poll() is None:
+                arm.signal(signal.SIGCONT)
                 arm.proc.kill()
     base = arms[0]
     summary = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "warmup": a.warmup, "steps": a.steps,
+               "stop_idle": a.stop_idle,
                "load": os.getloadavg(), "baseline": base.name, "arms": []}
     for arm in arms:
         ratios = [b / w for w, b in zip(arm.wall, base.wall)]  # > 1: this arm's step is shorter than the baseline's

@@ -5,6 +5,7 @@
 #   v2-256 (CIFAR R18 MoCo v2 against the colab notebook's ModelMoCo: NOTEBOOK=path of colab/moco_cifar10_demo.ipynb
 #   from facebookresearch/moco's colab-notebook branch)
 #   PRECISIONS="bf16 fp32" THREADS=2 WARMUP=10 STEPS=20 by default; BEFORE_JAR=path adds another build's jar as an arm.
+#   Idle arms are paused (paired_ab.py --stop-idle; STOP_IDLE=0 lets them run, the protocol before 2026-12-07 04:00).
 #   Our arms run with the allocator ./moco4j would choose (tcmalloc when installed, else glibc set to keep freed memory;
 #   MOCO4J_MALLOC=glibc|system as for the launcher); MALLOC_ARMS=1 adds "official-tcmalloc", "moco4j-glibc-kept" (glibc
 #   with the launcher's settings) and "moco4j-glibc" (glibc as it is), to show what the allocator does for each side.
@@ -53,7 +54,8 @@ for c in "$@"; do
         --arm "$(java_arm moco4j-glibc-kept "$(launcher_env glibc)" target/moco4j.jar $ours --precision $p)"
         --arm "$(java_arm moco4j-glibc "$(launcher_env system)" target/moco4j.jar $ours --precision $p)")
     fi
-    /usr/bin/python3 bench/paired_ab.py --warmup "$warmup" --steps "$steps" --out "runs/paired-$c-$p.json" "${arms[@]}" \
+    stop=(--stop-idle); [ "${STOP_IDLE:-1}" = 0 ] && stop=()
+    /usr/bin/python3 bench/paired_ab.py "${stop[@]}" --warmup "$warmup" --steps "$steps" --out "runs/paired-$c-$p.json" "${arms[@]}" \
       2> >(grep -v -e meshgrid -e '_VF.meshgrid' >&2) | grep -v '^{'
   done
 done
