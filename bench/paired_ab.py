@@ -7,8 +7,8 @@ steps only when told (`./moco4j bench --turns`, `bench/reference_v3_step.py --tu
 step, which answers `done WALL CPU`), and the driver alternates them step by step, the order swapped on every pair.
 Only one arm runs a step at any time, and with --stop-idle the others are paused altogether (their JIT compilers,
 garbage collectors and OpenMP workers too: an OpenMP worker told to spin, OMP_WAIT_POLICY=ACTIVE, took a core from
-the arm being timed and made it 3x slower). The figure of merit is the median over timed steps of the ratio between an arm's
-step and the first arm's step of the same pair.
+the arm being timed and made it 3x slower). The figure of merit is the median over timed steps of the ratio between
+an arm's step and the first arm's step of the same pair.
 
   bench/paired_ab.py --warmup 10 --steps 20 \\
     --arm 'official=env OPENBLAS_NUM_THREADS=1 python3 bench/reference_v3_step.py --moco-v3 M --autocast bf16 --turns' \\
