@@ -43,9 +43,6 @@ public final class AdamW extends NamedStateOptimizer {
     private final AdamWConfig config;
     /** Each stepped parameter's step count, mirroring its {@code step} tensor on the host. */
     private final Map<String, Long> steps = new HashMap<>();
-    /** This step's scalar operands, see {@link #scalar}. */
-    private final Map<Integer, NDArray> scalars = new HashMap<>();
-    private NDManager scalarManager;
 
     public AdamW(AdamWConfig config) {
         super("AdamW");
@@ -85,31 +82,6 @@ public final class AdamW extends NamedStateOptimizer {
                     .addi(scalar((float) config.eps(), tmp));
             data.subi(inStep(expAvg.div(denom), tmp).muli(scalar((float) stepSize, tmp)));
         }
-    }
-
-    @Override
-    void stepStarting(NDManager stepManager) {
-        scalarManager = stepManager;
-    }
-
-    @Override
-    void stepFinished() {
-        scalars.clear(); // closed with the step's manager
-        scalarManager = null;
-    }
-
-    /**
-     * {@code v} as the 0-dim float32 array DJL's {@code x.muli(v)} would make for the op (so the op and its result are
-     * the same), made once per step and value and shared by every parameter's update: the same handful of constants
-     * served ~600 times a step, each a direct buffer, a native tensor and its release (about a third of the update's
-     * time outside libtorch on the cpu-vit model; BENCHMARKS.md, issue 21, the ViT step's time outside libtorch).
-     * A parameter on another device than the step's gets its own array in {@code tmp}, its temporaries' manager.
-     */
-    private NDArray scalar(float v, NDManager tmp) {
-        if (!tmp.getDevice().equals(scalarManager.getDevice())) {
-            return tmp.create(v);
-        }
-        return scalars.computeIfAbsent(Float.floatToRawIntBits(v), bits -> scalarManager.create(v));
     }
 
     /**

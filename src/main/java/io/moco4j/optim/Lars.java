@@ -49,20 +49,21 @@ public final class Lars extends NamedStateOptimizer {
         NDArray data = param.stopGradient();
         data.attach(tmp);
 
-        // float scalars, as torch casts its Python floats to the tensor's dtype (a double would promote to float64)
+        // float scalars, as torch casts its Python floats to the tensor's dtype (a double would promote to float64),
+        // each made once per step (scalar)
         NDArray dp = grad;
         if (adapts(param.getShape())) {
             boolean owned = false; // whether dp is this step's temporary (then it is scaled in place: one pass less)
             if (config.weightDecay() != 0) {
-                dp = grad.add(data.mul((float) config.weightDecay()));
+                dp = grad.add(data.mul(scalar((float) config.weightDecay(), tmp)));
                 owned = true;
             }
             NDArray paramNorm = data.norm();
             NDArray updateNorm = dp.norm();
-            NDArray bothPositive = paramNorm.gt(0f).logicalAnd(updateNorm.gt(0f));
-            NDArray ratio = paramNorm.mul((float) config.trustCoefficient()).div(updateNorm);
-            NDArray one = tmp.ones(paramNorm.getShape(), paramNorm.getDataType());
-            NDArray trust = NDArrays.where(bothPositive, ratio, one);
+            NDArray zero = scalar(0f, tmp);
+            NDArray bothPositive = paramNorm.gt(zero).logicalAnd(updateNorm.gt(zero));
+            NDArray ratio = paramNorm.mul(scalar((float) config.trustCoefficient(), tmp)).div(updateNorm);
+            NDArray trust = NDArrays.where(bothPositive, ratio, scalar(1f, tmp)); // norms are 0-dim float32, as 1 is
             dp = owned ? dp.muli(trust) : dp.mul(trust);
         }
         NDArray mu = buffer(name, param);
@@ -70,9 +71,9 @@ public final class Lars extends NamedStateOptimizer {
             // torch starts mu at zeros: 0 * momentum + dp is exactly dp
             mu = newBuffer(name, dp);
         } else {
-            mu.muli((float) config.momentum());
+            mu.muli(scalar((float) config.momentum(), tmp));
             mu.addi(dp);
         }
-        data.subi(inStep(mu.mul((float) lr), tmp)); // the product attached to the buffer's (state) manager
+        data.subi(inStep(mu.mul(scalar((float) lr, tmp)), tmp)); // the product attached to the buffer's (state) manager
     }
 }

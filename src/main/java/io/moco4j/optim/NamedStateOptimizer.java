@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.moco4j.util.UserException;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -21,6 +22,9 @@ abstract class NamedStateOptimizer implements Optimizer {
     private NDManager stateManager;
     private long stepCount;
     private boolean closed;
+    /** This step's scalar operands ({@link #scalar}), in its temporaries' manager. */
+    private final Map<Integer, NDArray> scalars = new HashMap<>();
+    private NDManager scalarManager;
 
     /** @param name the optimizer's name in messages, e.g. "Sgd" */
     NamedStateOptimizer(String name) {
@@ -43,7 +47,7 @@ abstract class NamedStateOptimizer implements Optimizer {
             NDArray first = params.values().iterator().next();
             ensureStateManager(first.getDevice());
             try (NDManager stepManager = stateManager.newSubManager(first.getDevice())) {
-                stepStarting(stepManager);
+                scalarManager = stepManager;
                 try {
                     for (Map.Entry<String, NDArray> e : params.entrySet()) {
                         NDArray param = e.getValue();
@@ -52,7 +56,8 @@ abstract class NamedStateOptimizer implements Optimizer {
                         }
                     }
                 } finally {
-                    stepFinished();
+                    scalars.clear(); // their arrays close with the step's manager
+                    scalarManager = null;
                 }
             }
         }
@@ -60,13 +65,19 @@ abstract class NamedStateOptimizer implements Optimizer {
     }
 
     /**
-     * Called before the parameters of a step are updated, with the manager whose arrays live until the step ends (for
-     * what the updates of one step share). By default nothing.
+     * {@code v} as the 0-dim float32 array DJL's {@code x.mul(v)} would make for the op (so the op and its result are
+     * the same), made once per step and value and shared by every parameter's update. An update's handful of
+     * constants were otherwise made ~600 times a step, each a direct buffer, a native tensor and its release (about a
+     * third of AdamW's time outside libtorch on the cpu-vit model; BENCHMARKS.md, issue 21, the ViT step's time outside
+     * libtorch). A parameter on another device than the step's gets its own array in {@code tmp}, its temporaries'
+     * manager. Only for operations that do not record gradients (an optimizer step never does).
      */
-    void stepStarting(NDManager stepManager) {}
-
-    /** Called after the last update of a step, before its manager closes. By default nothing. */
-    void stepFinished() {}
+    final NDArray scalar(float v, NDManager tmp) {
+        if (scalarManager == null || !tmp.getDevice().equals(scalarManager.getDevice())) {
+            return tmp.create(v);
+        }
+        return scalars.computeIfAbsent(Float.floatToRawIntBits(v), bits -> scalarManager.create(v));
+    }
 
     /** The buffer of {@code key} on {@code param}'s device (its shape checked), or null before its first step. */
     final NDArray buffer(String key, NDArray param) {

@@ -53,22 +53,23 @@ public final class Sgd extends NamedStateOptimizer {
         data.attach(tmp);
 
         // Scalars are passed as float: torch casts its Python-float multipliers to the tensor's dtype,
-        // while a double would make DJL create a float64 scalar and promote 0-dim parameters.
+        // while a double would make DJL create a float64 scalar and promote 0-dim parameters; each is made once per
+        // step (scalar).
         NDArray d = grad;
         if (config.weightDecay() != 0 && decayRule.decays(name, param.getShape())) {
-            d = grad.add(data.mul((float) config.weightDecay()));
+            d = grad.add(data.mul(scalar((float) config.weightDecay(), tmp)));
         }
         if (config.momentum() != 0) {
             NDArray buf = buffer(name, param);
             if (buf == null) {
                 buf = newBuffer(name, d);
             } else {
-                buf.muli((float) config.momentum());
-                buf.addi(config.dampening() == 0 ? d : d.mul((float) (1 - config.dampening())));
+                buf.muli(scalar((float) config.momentum(), tmp));
+                buf.addi(config.dampening() == 0 ? d : d.mul(scalar((float) (1 - config.dampening()), tmp)));
             }
-            d = config.nesterov() ? d.add(inStep(buf.mul((float) config.momentum()), tmp)) : buf;
+            d = config.nesterov() ? d.add(inStep(buf.mul(scalar((float) config.momentum(), tmp)), tmp)) : buf;
         }
-        data.subi(inStep(d.mul((float) lr), tmp));
+        data.subi(inStep(d.mul(scalar((float) lr, tmp)), tmp));
     }
 
     /**
