@@ -166,7 +166,7 @@ public final class V3PhaseTiming {
         return new NDArray[] {Float32.of(y[0]), Float32.of(y[1])};
     }
 
-    private static double median(double[] a) {
+    static double median(double[] a) {
         double[] s = a.clone();
         java.util.Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

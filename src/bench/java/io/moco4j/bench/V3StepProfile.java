@@ -56,12 +56,12 @@ public final class V3StepProfile {
             double lr = cfg.optim().effectiveLr(batch);
             int warmup = Integer.getInteger("moco4j.profile.warmup", 2); // ~10 for the JVM's compiled steady state
             for (int i = 0; i < warmup; i++) {
-                step(moco, optimizer, im1, im2, i, lr);
+                StepBenchmark.step(moco, optimizer, im1, im2, i, lr, 0.99);
             }
             Path trace = Files.createTempFile("moco4j-v3-profile", ".json");
             JniUtils.startProfile(false, types, false);
             long t0 = System.nanoTime();
-            step(moco, optimizer, im1, im2, warmup, lr);
+            StepBenchmark.step(moco, optimizer, im1, im2, warmup, lr, 0.99);
             double wall = (System.nanoTime() - t0) / 1e9;
             JniUtils.stopProfile(trace.toString());
             JsonNode rootNode = new ObjectMapper().readTree(trace.toFile());
@@ -73,16 +73,6 @@ public final class V3StepProfile {
             }
             JsonNode events = rootNode.isArray() ? rootNode : rootNode.path("traceEvents");
             print(selfTimes(events, types), wall, top);
-        }
-    }
-
-    private static void step(MomentumContrast moco, Optimizer optimizer, NDArray im1, NDArray im2, long i, double lr) {
-        try (NDManager step = moco.manager().newSubManager()) {
-            NDArray v1 = im1.duplicate();
-            NDArray v2 = im2.duplicate();
-            v1.attach(step);
-            v2.attach(step);
-            moco.train(v1, v2, i, optimizer, lr, 0.99);
         }
     }
 

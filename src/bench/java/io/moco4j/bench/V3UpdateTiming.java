@@ -13,7 +13,6 @@ import io.moco4j.precision.AutocastSupport;
 import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
 import java.lang.management.ManagementFactory;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 
@@ -47,13 +46,7 @@ public final class V3UpdateTiming {
             double[] step = new double[steps];
             for (int i = 0; i < warmup + steps; i++) {
                 long t = cpuNanos();
-                try (NDManager m = moco.manager().newSubManager()) {
-                    NDArray v1 = im1.duplicate();
-                    NDArray v2 = im2.duplicate();
-                    v1.attach(m);
-                    v2.attach(m);
-                    moco.train(v1, v2, i, optimizer, lr, 0.99);
-                }
+                StepBenchmark.step(moco, optimizer, im1, im2, i, lr, 0.99);
                 if (i >= warmup) {
                     step[i - warmup] = (cpuNanos() - t) / 1e6;
                 }
@@ -75,17 +68,12 @@ public final class V3UpdateTiming {
             }
             System.out.printf(Locale.ROOT, "{\"preset\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"step_ms\": %.2f, "
                             + "\"optimizer_ms\": %.3f, \"momentum_update_ms\": %.3f, \"parameters\": %d}%n", preset,
-                    precision.label(), batch, median(step), median(update), median(momentum), trained.size());
+                    precision.label(), batch, V3PhaseTiming.median(step), V3PhaseTiming.median(update),
+                    V3PhaseTiming.median(momentum), trained.size());
         }
     }
 
     private static long cpuNanos() {
         return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
-    }
-
-    private static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

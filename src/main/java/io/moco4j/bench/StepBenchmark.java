@@ -143,8 +143,8 @@ public final class StepBenchmark {
         }
     }
 
-    private static void step(MomentumContrast moco, Optimizer optimizer, NDArray im1, NDArray im2, long i, double lr,
-                             double m) {
+    /** One training step on copies of the fixed views, its temporaries freed with it (also the src/bench step tools'). */
+    static void step(MomentumContrast moco, Optimizer optimizer, NDArray im1, NDArray im2, long i, double lr, double m) {
         try (NDManager step = moco.manager().newSubManager()) {
             NDArray v1 = im1.duplicate();
             NDArray v2 = im2.duplicate();
