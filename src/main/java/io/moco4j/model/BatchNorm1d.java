@@ -1,7 +1,6 @@
 package io.moco4j.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import io.moco4j.util.UserException;
 import java.util.Map;
 
@@ -25,12 +24,6 @@ public final class BatchNorm1d {
     private final NDArray runningMean;
     private final NDArray runningVar;
     private final NDArray numBatchesTracked;
-    /**
-     * Constants every training forward used to make and free again: the int64 1 added to {@code num_batches_tracked},
-     * and a non-affine BN's float32 ones and zeros; made on first use in the running statistics' manager
-     * ({@link #constants}).
-     */
-    private volatile NDArray[] constants;
 
     /** {@code weight} and {@code bias} both null for a non-affine BN, both set otherwise. */
     public BatchNorm1d(NDArray weight, NDArray bias, NDArray runningMean, NDArray runningVar,
@@ -78,49 +71,19 @@ public final class BatchNorm1d {
             out = batchNorm(x, weight, bias, training);
         } else {
             // DJL's engine needs gamma and beta; 1 and 0 are exact (libtorch's kernel scales by weight-or-1 and adds
-            // bias-or-0); autograd may keep references to them, which is why they are libtorch-made and never changed
+            // bias-or-0), and autograd keeps its own reference to them, so closing the handles here is safe
             // (in the statistics' dtype, float32: under autocast x may be bf16, which DJL cannot create)
-            NDArray[] c = constants(x);
-            if (c != null) {
-                out = batchNorm(x, c[1], c[2], training);
-            } else {
-                try (NDArray ones = x.getManager().ones(runningMean.getShape(), runningMean.getDataType());
-                        NDArray zeros = x.getManager().zeros(runningMean.getShape(), runningMean.getDataType())) {
-                    out = batchNorm(x, ones, zeros, training);
-                }
+            try (NDArray ones = x.getManager().ones(runningMean.getShape(), runningMean.getDataType());
+                    NDArray zeros = x.getManager().zeros(runningMean.getShape(), runningMean.getDataType())) {
+                out = batchNorm(x, ones, zeros, training);
             }
         }
         if (training) {
-            NDArray[] c = constants(x);
-            if (c != null) {
-                numBatchesTracked.addi(c[0]);
-            } else {
-                try (NDArray one = x.getManager().create(1L)) {
-                    numBatchesTracked.addi(one);
-                }
+            try (NDArray one = x.getManager().create(1L)) {
+                numBatchesTracked.addi(one);
             }
         }
         return out;
-    }
-
-    /**
-     * {1L, ones, zeros} as the arrays {@link #forward} used to create per call (same dtypes, shapes and values), kept in
-     * the running mean's manager; null when {@code x} is on another device (then they are made per call, as before).
-     */
-    private NDArray[] constants(NDArray x) {
-        NDArray[] c = constants;
-        if (c == null) {
-            synchronized (this) {
-                c = constants;
-                if (c == null) {
-                    NDManager m = runningMean.getManager();
-                    c = new NDArray[] {m.create(1L), m.ones(runningMean.getShape(), runningMean.getDataType()),
-                        m.zeros(runningMean.getShape(), runningMean.getDataType())};
-                    constants = c;
-                }
-            }
-        }
-        return c[0].getDevice().equals(x.getDevice()) ? c : null;
     }
 
     private NDArray batchNorm(NDArray x, NDArray gamma, NDArray beta, boolean training) {

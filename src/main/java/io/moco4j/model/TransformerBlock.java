@@ -2,7 +2,6 @@ package io.moco4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
@@ -38,8 +37,6 @@ final class TransformerBlock {
     private final NDArray fc1Bias;
     private final NDArray fc2Weight;
     private final NDArray fc2Bias;
-    /** The float32 0-dim {@code head_dim^-0.5} of {@link #scaled}, made on first use in the weights' manager. */
-    private volatile NDArray scale;
 
     TransformerBlock(Map<String, NDArray> state, String prefix, int heads) {
         this.heads = heads;
@@ -107,7 +104,7 @@ final class TransformerBlock {
         NDArray raw = q.matMul(kt); // (N, H, L, L)
         q.close();
         kt.close();
-        NDArray scores = scaled(raw, hd);
+        NDArray scores = Scalars.mul(raw, 1.0 / Math.sqrt(hd));
         raw.close();
         NDArray attn = Layers.softmaxLastAxis(scores); // bf16 stays bf16 under autocast, as in torch (see there)
         scores.close();
@@ -119,33 +116,6 @@ final class TransformerBlock {
         NDArray out = Layers.linear(merged, projWeight, projBias);
         merged.close();
         return out;
-    }
-
-    /**
-     * {@code raw * head_dim^-0.5} as {@link Scalars#mul} computes it, with the constant made once per block rather than
-     * once per pass: a float32 or bf16 (autocast, read as UNKNOWN) {@code raw} takes Scalars' 0-dim float32 constant,
-     * here kept in the weights' manager (libtorch's memory, which autograd may keep referencing, as Scalars requires);
-     * any other dtype goes through Scalars. Same op, same constant, same result.
-     */
-    private NDArray scaled(NDArray raw, long hd) {
-        DataType type = raw.getDataType();
-        if (type != DataType.FLOAT32 && type != DataType.UNKNOWN) {
-            return Scalars.mul(raw, 1.0 / Math.sqrt(hd));
-        }
-        NDArray c = scale;
-        if (c == null) {
-            synchronized (this) {
-                c = scale;
-                if (c == null) {
-                    c = qkvWeight.getManager().full(new Shape(), (float) (1.0 / Math.sqrt(hd)), DataType.FLOAT32);
-                    scale = c;
-                }
-            }
-        }
-        if (!c.getDevice().equals(raw.getDevice())) {
-            return Scalars.mul(raw, 1.0 / Math.sqrt(hd));
-        }
-        return raw.mul(c);
     }
 
     static NDArray layerNorm(NDArray x, NDArray weight, NDArray bias) {
