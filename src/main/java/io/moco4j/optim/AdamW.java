@@ -69,18 +69,18 @@ public final class AdamW extends NamedStateOptimizer {
             NDArray expAvgSq = buffer(name + EXP_AVG_SQ, param);
             NDArray step = stateOn(name + STEP, param.getDevice());
             long s = steps.merge(name, 1L, Long::sum);
-            step.addi(scalar(1f, tmp));
+            step.addi(scalar(1f));
             // float scalars: torch casts its Python-float multipliers to the tensor's dtype
-            data.muli(scalar((float) (1 - lr * config.weightDecay()), tmp));
-            expAvg.muli(scalar((float) config.beta1(), tmp)).addi(grad.mul(scalar((float) (1 - config.beta1()), tmp)));
-            expAvgSq.muli(scalar((float) config.beta2(), tmp))
-                    .addi(grad.mul(grad).muli(scalar((float) (1 - config.beta2()), tmp)));
+            data.muli(scalar((float) (1 - lr * config.weightDecay())));
+            expAvg.muli(scalar((float) config.beta1())).addi(grad.mul(scalar((float) (1 - config.beta1()))));
+            expAvgSq.muli(scalar((float) config.beta2()))
+                    .addi(grad.mul(grad).muli(scalar((float) (1 - config.beta2()))));
             double biasCorrection1 = 1 - Math.pow(config.beta1(), s);
             double biasCorrection2 = 1 - Math.pow(config.beta2(), s);
             double stepSize = lr / biasCorrection1;
-            NDArray denom = inStep(expAvgSq.sqrt(), tmp).divi(scalar((float) Math.sqrt(biasCorrection2), tmp))
-                    .addi(scalar((float) config.eps(), tmp));
-            data.subi(inStep(expAvg.div(denom), tmp).muli(scalar((float) stepSize, tmp)));
+            NDArray denom = inStep(expAvgSq.sqrt(), tmp).divi(scalar((float) Math.sqrt(biasCorrection2)))
+                    .addi(scalar((float) config.eps()));
+            data.subi(inStep(expAvg.div(denom), tmp).muli(scalar((float) stepSize)));
         }
     }
 

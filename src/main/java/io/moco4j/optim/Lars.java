@@ -55,15 +55,15 @@ public final class Lars extends NamedStateOptimizer {
         if (adapts(param.getShape())) {
             boolean owned = false; // whether dp is this step's temporary (then it is scaled in place: one pass less)
             if (config.weightDecay() != 0) {
-                dp = grad.add(data.mul(scalar((float) config.weightDecay(), tmp)));
+                dp = grad.add(data.mul(scalar((float) config.weightDecay())));
                 owned = true;
             }
             NDArray paramNorm = data.norm();
             NDArray updateNorm = dp.norm();
-            NDArray zero = scalar(0f, tmp);
+            NDArray zero = scalar(0f);
             NDArray bothPositive = paramNorm.gt(zero).logicalAnd(updateNorm.gt(zero));
-            NDArray ratio = paramNorm.mul(scalar((float) config.trustCoefficient(), tmp)).div(updateNorm);
-            NDArray trust = NDArrays.where(bothPositive, ratio, scalar(1f, tmp)); // norms are 0-dim float32, as 1 is
+            NDArray ratio = paramNorm.mul(scalar((float) config.trustCoefficient())).div(updateNorm);
+            NDArray trust = NDArrays.where(bothPositive, ratio, scalar(1f)); // norms are 0-dim float32, as 1 is
             dp = owned ? dp.muli(trust) : dp.mul(trust);
         }
         NDArray mu = buffer(name, param);
@@ -71,9 +71,9 @@ public final class Lars extends NamedStateOptimizer {
             // torch starts mu at zeros: 0 * momentum + dp is exactly dp
             mu = newBuffer(name, dp);
         } else {
-            mu.muli(scalar((float) config.momentum(), tmp));
+            mu.muli(scalar((float) config.momentum()));
             mu.addi(dp);
         }
-        data.subi(inStep(mu.mul(scalar((float) lr, tmp)), tmp)); // the product attached to the buffer's (state) manager
+        data.subi(inStep(mu.mul(scalar((float) lr)), tmp)); // the product attached to the buffer's (state) manager
     }
 }

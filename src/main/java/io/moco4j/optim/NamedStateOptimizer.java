@@ -66,16 +66,12 @@ abstract class NamedStateOptimizer implements Optimizer {
 
     /**
      * {@code v} as the 0-dim float32 array DJL's {@code x.mul(v)} would make for the op (so the op and its result are
-     * the same), made once per step and value and shared by every parameter's update. An update's handful of
-     * constants were otherwise made ~600 times a step, each a direct buffer, a native tensor and its release (about a
-     * third of AdamW's time outside libtorch on the cpu-vit model; BENCHMARKS.md, issue 21, the ViT step's time outside
-     * libtorch). A parameter on another device than the step's gets its own array in {@code tmp}, its temporaries'
-     * manager. Only for operations that do not record gradients (an optimizer step never does).
+     * the same), made once per step and value in the step's temporaries' manager and shared by every parameter's
+     * update. An update's handful of constants were otherwise made ~600 times a step, each a direct buffer, a native
+     * tensor and its release (about a third of AdamW's time outside libtorch on the cpu-vit model; BENCHMARKS.md,
+     * issue 21, the ViT step's time outside libtorch). For {@link #update} only (its operations record no gradients).
      */
-    final NDArray scalar(float v, NDManager tmp) {
-        if (scalarManager == null || !tmp.getDevice().equals(scalarManager.getDevice())) {
-            return tmp.create(v);
-        }
+    final NDArray scalar(float v) {
         return scalars.computeIfAbsent(Float.floatToRawIntBits(v), bits -> scalarManager.create(v));
     }
 

@@ -57,19 +57,19 @@ public final class Sgd extends NamedStateOptimizer {
         // step (scalar).
         NDArray d = grad;
         if (config.weightDecay() != 0 && decayRule.decays(name, param.getShape())) {
-            d = grad.add(data.mul(scalar((float) config.weightDecay(), tmp)));
+            d = grad.add(data.mul(scalar((float) config.weightDecay())));
         }
         if (config.momentum() != 0) {
             NDArray buf = buffer(name, param);
             if (buf == null) {
                 buf = newBuffer(name, d);
             } else {
-                buf.muli(scalar((float) config.momentum(), tmp));
-                buf.addi(config.dampening() == 0 ? d : d.mul(scalar((float) (1 - config.dampening()), tmp)));
+                buf.muli(scalar((float) config.momentum()));
+                buf.addi(config.dampening() == 0 ? d : d.mul(scalar((float) (1 - config.dampening()))));
             }
-            d = config.nesterov() ? d.add(inStep(buf.mul(scalar((float) config.momentum(), tmp)), tmp)) : buf;
+            d = config.nesterov() ? d.add(inStep(buf.mul(scalar((float) config.momentum())), tmp)) : buf;
         }
-        data.subi(inStep(d.mul(scalar((float) lr, tmp)), tmp));
+        data.subi(inStep(d.mul(scalar((float) lr)), tmp));
     }
 
     /**
