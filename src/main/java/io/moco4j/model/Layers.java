@@ -82,15 +82,11 @@ final class Layers {
      * libtorch's mixed-dtype path (a float32 copy of the whole output and back), in the bias's addmm autocast casts it
      * with the other operands (BENCHMARKS.md, issue 21, where the v3 bf16 step lost time).
      *
-     * <p>A 2-D input without bias (the MoCo v3 projector and predictor) under autocast computes {@code (W x^T)^T}
-     * instead of DJL's {@code x.matmul(W.t())}: there the matmul casts the view {@code W.t()}, and autocast caches
-     * only casts of leaves that are not views, so every pass cast the weight anew and the backward converted each
-     * bf16 weight gradient back to float32 in the transposed layout, a strided copy that took 35-180 ms per 4096-wide
-     * head weight in a one-thread profile. With the weight itself as the cast operand it is cast once per autocast
-     * scope and its gradient converted contiguously, as {@code torch.nn.Linear} under {@code torch.autocast} does.
-     * Outside autocast (float32) that case is DJL's linear, unchanged: float32 results stay bit for bit the same.
-     * Under autocast a biased linear goes to libtorch's own {@code at::linear} (the overload below), the fold being
-     * its fallback.
+     * <p>Under autocast every linear goes to libtorch's own {@code at::linear} ({@link NativeOps#linear}), as
+     * {@code torch.nn.Linear} under {@code torch.autocast} does: its autocast kernel casts the leaf weight (cached for
+     * the scope), not DJL's {@code W.t()} view, which autocast recast every pass and whose bf16 gradient came back as
+     * a transposed float32 copy (35-180 ms per 4096-wide head weight in a one-thread profile). Outside autocast
+     * (float32) it is DJL's linear, unchanged: float32 results stay bit for bit the same.
      */
     static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
         return linear(x, weight, bias, NativeOps::get);
@@ -98,23 +94,21 @@ final class Layers {
 
     /**
      * {@link #linear(NDArray, NDArray, NDArray)} with the native ops taken from {@code ops} (only asked under
-     * autocast, so a float32 run never opens libtorch's symbols).
-     *
-     * <p>With a bias under autocast it is libtorch's own {@code at::linear} ({@link NativeOps#linear}): the autocast
-     * kernel casts the leaf weight (cached for the scope) instead of DJL's {@code W.t()} view, recast every pass,
-     * whose bf16 gradient came back as a transposed float32 copy (BENCHMARKS.md, issue 21, ViT biased linears). When
-     * this libtorch does not export it, the fold below (DJL's addmm) is the fallback: same single rounding, slower.
+     * autocast, so a float32 run never opens libtorch's symbols). When this libtorch does not export
+     * {@code at::linear}: with a bias, the fold below (DJL's addmm; same single rounding, slower); without one (the
+     * MoCo v3 heads), the weight-first product {@code (W x^T)^T}, which also casts the leaf weight once per scope but
+     * returns a transposed view (BatchNorm1d's backward on it took 10x longer than on at::linear's contiguous result:
+     * BENCHMARKS.md, issue 21, "the v3 heads' BatchNorm on a transposed product").
      */
     static NDArray linear(NDArray x, NDArray weight, NDArray bias, Supplier<NativeOps> ops) {
         Shape s = x.getShape();
-        boolean autocast = Autocast.isOn(x.getDevice());
-        if (bias == null && s.dimension() == 2 && autocast) {
-            return linearWeightFirst(x, weight);
-        }
-        if (bias != null && autocast) {
+        if (Autocast.isOn(x.getDevice())) {
             NDArray y = ops.get().linear(x, weight, bias);
             if (y != null) {
                 return y;
+            }
+            if (bias == null && s.dimension() == 2) {
+                return linearWeightFirst(x, weight);
             }
         }
         if (bias == null || s.dimension() <= 2) {

@@ -14,23 +14,28 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
 import io.moco4j.precision.Autocast;
 import io.moco4j.precision.Float32;
+import io.moco4j.precision.MemoryFormat;
+import io.moco4j.precision.NativeOps;
 import io.moco4j.precision.Precision;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@link Layers#linear} on a 2-D input without bias (the MLP heads): in float32 exactly DJL's linear (the float32
- * goldens depend on it); under bf16 autocast the weight-first product, which must compute the same {@code x W^T} in
- * bf16 and hand a float32 gradient to the weight. The ViT's (N, L, D) with bias (folded to 2-D) is checked the same way.
+ * goldens depend on it); under bf16 autocast libtorch's {@code at::linear}, or the weight-first product where this
+ * libtorch lacks it ({@code heads-fallback}), which must compute the same {@code x W^T} in bf16 and hand a float32
+ * gradient to the weight. The ViT's (N, L, D) with bias is checked the same way.
  */
 class LinearUnderAutocastTest {
     private static final Device CPU = Device.cpu();
     private static final int OUT = 24;
     private static final int IN = 40;
+    private static final NativeOps MISSING = NativeOps.load("no_such_linear_symbol", "no_such_softmax_symbol");
 
     /** {@code heads}: a 2-D input without bias; {@code vit}: a 3-D input with bias. */
     private static NDArray[] operands(NDManager m, String kind) {
-        m.getEngine().setRandomSeed(kind.length());
+        m.getEngine().setRandomSeed(kind.replace("-fallback", "").length()); // the fallback: the heads' operands
         boolean vit = kind.equals("vit");
         NDArray x = m.randomNormal(vit ? new Shape(4, 5, IN) : new Shape(16, IN));
         NDArray w = m.randomNormal(new Shape(OUT, IN));
@@ -54,7 +59,7 @@ class LinearUnderAutocastTest {
      * by O(1). The weight gradient of sum(y) is the column sums of x (bf16-rounded), exact up to the bound below.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"heads", "vit"})
+    @ValueSource(strings = {"heads", "heads-fallback", "vit"})
     void bf16ComputesTheSameProductWithAFloat32WeightGradient(String kind) {
         try (NDManager m = NDManager.newBaseManager(CPU)) {
             NDArray[] o = operands(m, kind);
@@ -69,7 +74,7 @@ class LinearUnderAutocastTest {
                 NDArray y;
                 try (Autocast ignored = Autocast.enter(CPU, Precision.BF16)) {
                     djl = Float32.of(Linear.linear(x, w, o[2]).singletonOrThrow()).toFloatArray();
-                    y = Layers.linear(x, w, o[2]);
+                    y = kind.endsWith("fallback") ? Layers.linear(x, w, o[2], () -> MISSING) : Layers.linear(x, w, o[2]);
                 }
                 outType = y.getDataType();
                 outShape = y.getShape();
@@ -103,6 +108,24 @@ class LinearUnderAutocastTest {
                 for (int c = 0; c < IN; c++) {
                     assertEquals(colSums[c], g[r * IN + c], bound, "gradient " + r + "," + c);
                 }
+            }
+        }
+    }
+
+    /**
+     * The heads' product under autocast comes back contiguous, as {@code torch.nn.Linear}'s: the next op's backward,
+     * BatchNorm1d's, took 10x longer on the transposed view the weight-first product returns (BENCHMARKS.md, issue 21,
+     * "the v3 heads' BatchNorm on a transposed product"). The fallback still returns the view (checked, so this test
+     * tells the two routes apart).
+     */
+    @Test
+    void theHeadsProductIsContiguousUnderAutocast() {
+        try (NDManager m = NDManager.newBaseManager(CPU)) {
+            NDArray[] o = operands(m, "heads");
+            try (Autocast ignored = Autocast.enter(CPU, Precision.BF16)) {
+                assertArrayEquals(new long[] {OUT, 1}, MemoryFormat.strides(Layers.linear(o[0], o[1], null)));
+                assertArrayEquals(new long[] {1, o[0].getShape().get(0)},
+                        MemoryFormat.strides(Layers.linear(o[0], o[1], null, () -> MISSING)));
             }
         }
     }
