@@ -32,9 +32,11 @@ The backward runs outside autocast, and the optimizer, momentum update and queue
 
 Noise floor. bf16 results depend on the kernels (oneDNN version, memory format, thread split): the same step through
 another correct kernel moves the state by far more than float32 rounding does. Each case is therefore also run
-(a) with 2 threads, (b) in channels_last (other oneDNN kernels), (c) with oneDNN off (torch's native bf16
-convolution, which accumulates in bf16; recorded under "variants" but not part of the floor, see FLOOR_VARIANTS);
-"spread" is the largest difference of (a) and (b) to the main run, per quantity (loss: relative; state: max |a - b| /
+(a) with 2 threads, (b) in channels_last (other oneDNN kernels), (c) with every view's batch in reverse order (the same
+sums over the batch in another order: BatchNorm statistics, weight gradients; the queue is compared in the main run's
+order), (d) with oneDNN off (torch's native bf16 convolution, which accumulates in bf16; recorded under "variants" but
+not part of the floor, see FLOOR_VARIANTS); "spread" is the largest difference of (a), (b) and (c) to the main run,
+per quantity (loss: relative; state: max |a - b| /
 max(1, max |b|), as moco_step.py). MoCo4J runs libtorch 2.7.1's kernels, a further implementation; the Java test
 allows TOLERANCE_FACTOR x that spread. "bf16_vs_fp32" records how far the float32 run of the same steps is, so the
 test can check that its tolerance tells bf16 from float32 at all.
@@ -64,7 +66,7 @@ TOLERANCE_FACTOR = 2.0
 # The noise floor comes from other correct bf16 kernels (oneDNN, which accumulates in float32, with another thread
 # split or memory format). torch 1.13's native bf16 path (no_mkldnn) is recorded but not part of it: it rounds partial
 # sums to bf16 and moves these steps by more than float32 differs from bf16 (measured: v2 loss 6.5e-2 vs 7.2e-2).
-FLOOR_VARIANTS = ("threads2", "channels_last")
+FLOOR_VARIANTS = ("threads2", "channels_last", "reversed")
 BF16 = torch.bfloat16
 
 
@@ -90,7 +92,7 @@ def flat(state):
 
 @contextmanager
 def variant(name, model_modules=()):
-    """The run's kernel variant: main (1 thread, oneDNN), threads2, no_mkldnn, channels_last."""
+    """The run's kernel variant: main (1 thread, oneDNN), threads2, no_mkldnn, channels_last, reversed (batch order)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(2 if name == "threads2" else 1)
     try:
@@ -193,6 +195,8 @@ def v2_case(var, mixed=True, logits=None):
     views = v2_inputs()
     for i, (x1, x2) in enumerate(views):
         fixed["step%d/view1" % i], fixed["step%d/view2" % i] = x1.numpy(), x2.numpy()
+    if var == "reversed":
+        views = [(x1.flip(0), x2.flip(0)) for x1, x2 in views]
     if mixed:
         moco.variant = var
         moco.logits = logits or LOGITS
@@ -201,8 +205,13 @@ def v2_case(var, mixed=True, logits=None):
         moco.k.to(memory_format=torch.channels_last)
     with variant(var):
         losses, _, queues = moco.run(views)
+    queue = queues[-1].numpy().copy()
+    if var == "reversed":  # each step enqueued its keys in reverse order: back to the main run's order
+        n = V2["batch"]
+        for i in range(len(views)):
+            queue[i * n:(i + 1) * n] = queue[i * n:(i + 1) * n][::-1].copy()
     return {"losses": losses, "final_q": flat(moco.q.state_dict()), "final_k": flat(moco.k.state_dict()),
-            "queue": queues[-1].numpy().copy(), "fixed": fixed,
+            "queue": queue, "fixed": fixed,
             "spec": dict(V2, state_keys=[[k, list(v.shape)] for k, v in moco.q.state_dict().items()])}
 
 
@@ -241,7 +250,7 @@ def v3_resnet_case(mv3, builder, optimizer_mod, fns, var, mixed=True, logits=Non
             for i in range(mv3.ITERS_PER_EPOCH):
                 if it == len(views):
                     break
-                x1, x2 = (memory_format(var, v) for v in views[it])
+                x1, x2 = (memory_format(var, v.flip(0) if var == "reversed" else v) for v in views[it])
                 fns["adjust_learning_rate"](optimizer, epoch + i / mv3.ITERS_PER_EPOCH, args)
                 m = fns["adjust_moco_momentum"](epoch + i / mv3.ITERS_PER_EPOCH, args)
                 with torch.autocast("cpu", BF16, enabled=mixed):
@@ -288,6 +297,8 @@ def v3_vit_case(vits, builder, var, mixed=True, logits=None):
                 group["lr"] = st["lr"]
             x1 = memory_format(var, torch.from_numpy(g["x1/step%d" % s]))
             x2 = memory_format(var, torch.from_numpy(g["x2/step%d" % s]))
+            if var == "reversed":
+                x1, x2 = x1.flip(0), x2.flip(0)
             with torch.autocast("cpu", BF16, enabled=mixed):
                 loss = model(x1, x2, st["m"])
             optimizer.zero_grad()
@@ -346,7 +357,7 @@ def fmt(d):
 def run(name, fn):
     main = fn("main", True)
     spread, variants = {}, {}
-    for var in ("threads2", "channels_last", "no_mkldnn"):
+    for var in ("threads2", "channels_last", "reversed", "no_mkldnn"):
         d = compare(fn(var, True), main)
         variants[var] = d
         print(name, var, fmt(d))
