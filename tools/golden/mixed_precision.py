@@ -208,6 +208,7 @@ def v2_case(var, mixed=True, logits=None):
     queue = queues[-1].numpy().copy()
     if var == "reversed":  # each step enqueued its keys in reverse order: back to the main run's order
         n = V2["batch"]
+        assert len(views) * n <= len(queue), "the keys of these steps wrapped around the queue"
         for i in range(len(views)):
             queue[i * n:(i + 1) * n] = queue[i * n:(i + 1) * n][::-1].copy()
     return {"losses": losses, "final_q": flat(moco.q.state_dict()), "final_k": flat(moco.k.state_dict()),
