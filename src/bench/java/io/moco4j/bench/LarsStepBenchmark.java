@@ -8,9 +8,9 @@ import io.moco4j.method.MethodFactory;
 import io.moco4j.method.MomentumContrast;
 import io.moco4j.optim.Optimizer;
 import io.moco4j.train.Optimizers;
+import io.moco4j.util.Stats;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -51,13 +51,8 @@ public final class LarsStepBenchmark {
                 cpu[i] = (threads.getCurrentThreadCpuTime() - c0) / 1e9;
             }
             System.out.printf("{\"impl\": \"moco4j-lars\", \"tensors\": %d, \"values\": %d, \"median_wall_s\": %.5f,"
-                    + " \"median_thread_cpu_s\": %.5f}%n", params.size(), values, median(wall), median(cpu));
+                    + " \"median_thread_cpu_s\": %.5f}%n", params.size(), values, Stats.median(wall), Stats.median(cpu));
         }
     }
 
-    private static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
 }

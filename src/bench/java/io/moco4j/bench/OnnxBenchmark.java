@@ -6,6 +6,7 @@ import io.moco4j.data.ImageDecoder;
 import io.moco4j.data.RgbImage;
 import io.moco4j.eval.FeatureLayer;
 import io.moco4j.onnx.OnnxExport;
+import io.moco4j.util.Stats;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -121,8 +122,7 @@ public final class OnnxBenchmark {
     }
 
     private static double median(List<double[]> rows, java.util.function.ToDoubleFunction<double[]> f) {
-        double[] v = rows.stream().mapToDouble(f).sorted().toArray();
-        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+        return Stats.median(rows.stream().mapToDouble(f).toArray());
     }
 
     private static double maxDiff(float[][] a, float[][] b) {

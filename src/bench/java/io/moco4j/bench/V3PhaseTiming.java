@@ -20,6 +20,7 @@ import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
 import io.moco4j.util.Gradients;
 import io.moco4j.util.NoGrad;
+import io.moco4j.util.Stats;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -84,12 +85,12 @@ public final class V3PhaseTiming {
                 wall ? "wall" : "thread_cpu"));
         double[] total = new double[steps];
         for (int k = 0; k < PHASES.length; k++) {
-            json.append(String.format(Locale.ROOT, ", \"%s\": %.4f", PHASES[k], median(t[k])));
+            json.append(String.format(Locale.ROOT, ", \"%s\": %.4f", PHASES[k], Stats.median(t[k])));
             for (int i = 0; i < steps; i++) {
                 total[i] += t[k][i];
             }
         }
-        json.append(String.format(Locale.ROOT, ", \"step\": %.4f}", median(total)));
+        json.append(String.format(Locale.ROOT, ", \"step\": %.4f}", Stats.median(total)));
         System.out.println(json);
     }
 
@@ -166,9 +167,4 @@ public final class V3PhaseTiming {
         return new NDArray[] {Float32.of(y[0]), Float32.of(y[1])};
     }
 
-    static double median(double[] a) {
-        double[] s = a.clone();
-        java.util.Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
 }

@@ -12,6 +12,7 @@ import io.moco4j.optim.Optimizer;
 import io.moco4j.precision.AutocastSupport;
 import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
+import io.moco4j.util.Stats;
 import java.lang.management.ManagementFactory;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -68,8 +69,8 @@ public final class V3UpdateTiming {
             }
             System.out.printf(Locale.ROOT, "{\"preset\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"step_ms\": %.2f, "
                             + "\"optimizer_ms\": %.3f, \"momentum_update_ms\": %.3f, \"parameters\": %d}%n", preset,
-                    precision.label(), batch, V3PhaseTiming.median(step), V3PhaseTiming.median(update),
-                    V3PhaseTiming.median(momentum), trained.size());
+                    precision.label(), batch, Stats.median(step), Stats.median(update),
+                    Stats.median(momentum), trained.size());
         }
     }
 

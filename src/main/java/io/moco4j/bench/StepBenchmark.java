@@ -15,6 +15,7 @@ import io.moco4j.optim.Optimizer;
 import io.moco4j.precision.AutocastSupport;
 import io.moco4j.precision.Precision;
 import io.moco4j.train.Optimizers;
+import io.moco4j.util.Stats;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,9 +70,7 @@ public final class StepBenchmark {
     public record Result(MocoConfig config, Device device, Precision precision, double[] stepSeconds, double outsideOpsShare,
                          long peakRssBytes, double[] stepCpuSeconds) {
         public double medianSeconds() {
-            double[] s = stepSeconds.clone();
-            Arrays.sort(s);
-            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+            return Stats.median(stepSeconds);
         }
 
         public double imagesPerSecond() {
@@ -95,9 +94,7 @@ public final class StepBenchmark {
             o.put("max_step_seconds", s[s.length - 1]);
             o.set("step_seconds", JSON.valueToTree(stepSeconds));
             if (stepCpuSeconds.length > 0 && stepCpuSeconds[0] >= 0) {
-                double[] c = stepCpuSeconds.clone();
-                Arrays.sort(c);
-                o.put("median_step_cpu_seconds", c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2);
+                o.put("median_step_cpu_seconds", Stats.median(stepCpuSeconds));
             }
             if (!Double.isNaN(outsideOpsShare)) {
                 o.put("outside_ops_share", outsideOpsShare);

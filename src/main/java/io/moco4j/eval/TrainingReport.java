@@ -1,5 +1,6 @@
 package io.moco4j.eval;
 
+import io.moco4j.util.Stats;
 import io.moco4j.util.UserException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -206,9 +207,9 @@ public final class TrainingReport {
             s.append(String.format(Locale.ROOT, "online probe top-1: last %.2f%% (epoch %d)%n", lastProbe.probeTop1(),
                     lastProbe.epoch() + 1));
         }
-        double[] rates = m.steps().stream().mapToDouble(RunMetrics.Step::imgPerSec).filter(Double::isFinite).sorted().toArray();
+        double[] rates = m.steps().stream().mapToDouble(RunMetrics.Step::imgPerSec).filter(Double::isFinite).toArray();
         if (rates.length > 0) {
-            s.append(String.format(Locale.ROOT, "throughput: median %.1f img/s over %d logged steps%n", median(rates), rates.length));
+            s.append(String.format(Locale.ROOT, "throughput: median %.1f img/s over %d logged steps%n", Stats.median(rates), rates.length));
         }
         double[] epochSeconds = epochs.stream().mapToDouble(RunMetrics.Epoch::epochSeconds).filter(Double::isFinite).toArray();
         if (epochSeconds.length > 0) {
@@ -226,8 +227,4 @@ public final class TrainingReport {
         return s.toString();
     }
 
-    private static double median(double[] sorted) {
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
 }
