@@ -1,19 +1,9 @@
 package io.moco4j.bench;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.moco4j.config.ConfigLoader;
-import io.moco4j.config.MocoConfig;
-import io.moco4j.method.MethodFactory;
-import io.moco4j.method.MomentumContrast;
-import io.moco4j.optim.Optimizer;
-import io.moco4j.precision.AutocastSupport;
 import io.moco4j.precision.Precision;
-import io.moco4j.train.Optimizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -45,23 +35,15 @@ public final class V3StepProfile {
         Precision precision = Precision.parse(args.length > 2 ? args[2] : "fp32");
         int batch = args.length > 3 ? Integer.parseInt(args[3]) : 64;
         boolean types = args.length > 4 && "types".equals(args[4]);
-        MocoConfig cfg = ConfigLoader.defaults().preset(preset).set("train.batch_size=" + batch).build();
-        int size = cfg.train().imageSize();
-        try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast moco = MethodFactory.fresh(cfg, root);
-             Optimizer optimizer = Optimizers.from(cfg)) {
-            moco.setPrecision(AutocastSupport.require(root.getDevice(), precision));
-            NDArray im1 = root.randomNormal(new Shape(batch, 3, size, size));
-            NDArray im2 = root.randomNormal(new Shape(batch, 3, size, size));
-            double lr = cfg.optim().effectiveLr(batch);
+        try (SyntheticSteps run = new SyntheticSteps(preset, precision, batch)) {
             int warmup = Integer.getInteger("moco4j.profile.warmup", 2); // ~10 for the JVM's compiled steady state
             for (int i = 0; i < warmup; i++) {
-                StepBenchmark.step(moco, optimizer, im1, im2, i, lr, 0.99);
+                run.step(i);
             }
             Path trace = Files.createTempFile("moco4j-v3-profile", ".json");
             JniUtils.startProfile(false, types, false);
             long t0 = System.nanoTime();
-            StepBenchmark.step(moco, optimizer, im1, im2, warmup, lr, 0.99);
+            run.step(warmup);
             double wall = (System.nanoTime() - t0) / 1e9;
             JniUtils.stopProfile(trace.toString());
             JsonNode rootNode = new ObjectMapper().readTree(trace.toFile());

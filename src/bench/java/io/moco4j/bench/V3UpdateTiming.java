@@ -1,17 +1,8 @@
 package io.moco4j.bench;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import io.moco4j.config.ConfigLoader;
-import io.moco4j.config.MocoConfig;
-import io.moco4j.method.MethodFactory;
-import io.moco4j.method.MomentumContrast;
 import io.moco4j.model.Networks;
-import io.moco4j.optim.Optimizer;
-import io.moco4j.precision.AutocastSupport;
 import io.moco4j.precision.Precision;
-import io.moco4j.train.Optimizers;
 import io.moco4j.util.Stats;
 import java.lang.management.ManagementFactory;
 import java.util.LinkedHashMap;
@@ -34,33 +25,25 @@ public final class V3UpdateTiming {
         Precision precision = Precision.parse(args.length > 1 ? args[1] : "bf16");
         int batch = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         int steps = args.length > 3 ? Integer.parseInt(args[3]) : 15;
-        MocoConfig cfg = ConfigLoader.defaults().preset(preset).set("train.batch_size=" + batch).build();
-        int size = cfg.train().imageSize();
-        try (NDManager root = NDManager.newBaseManager();
-             MomentumContrast moco = MethodFactory.fresh(cfg, root);
-             Optimizer optimizer = Optimizers.from(cfg)) {
-            moco.setPrecision(AutocastSupport.require(root.getDevice(), precision));
-            NDArray im1 = root.randomNormal(new Shape(batch, 3, size, size));
-            NDArray im2 = root.randomNormal(new Shape(batch, 3, size, size));
-            double lr = cfg.optim().effectiveLr(batch);
+        try (SyntheticSteps run = new SyntheticSteps(preset, precision, batch)) {
             int warmup = 10;
             double[] step = new double[steps];
             for (int i = 0; i < warmup + steps; i++) {
                 long t = cpuNanos();
-                StepBenchmark.step(moco, optimizer, im1, im2, i, lr, 0.99);
+                run.step(i);
                 if (i >= warmup) {
                     step[i - warmup] = (cpuNanos() - t) / 1e6;
                 }
             }
-            LinkedHashMap<String, NDArray> trained = moco.trainableParameters();
+            LinkedHashMap<String, NDArray> trained = run.moco.trainableParameters();
             int reps = 5 * steps;
             double[] update = new double[reps];
             double[] momentum = new double[reps];
             for (int i = 0; i < 50 + reps; i++) { // 50 unmeasured first: the JVM compiles the loops
                 long t0 = cpuNanos();
-                optimizer.step(trained, lr * 1e-3);
+                run.optimizer.step(trained, run.lr * 1e-3);
                 long t1 = cpuNanos();
-                Networks.momentumUpdate(moco.encoderK(), moco.encoderQ(), 0.999);
+                Networks.momentumUpdate(run.moco.encoderK(), run.moco.encoderQ(), 0.999);
                 long t2 = cpuNanos();
                 if (i >= 50) {
                     update[i - 50] = (t1 - t0) / 1e6;
